@@ -1,0 +1,217 @@
+"""The ``sentiment`` command line: a thin layer over the library.
+
+Each command parses its options and calls one library function; the library raises
+:mod:`sentiment.errors` exceptions and :func:`translate_errors` turns them into one-line
+messages with exit status 2. TensorFlow is imported only inside commands that need it, so
+``sentiment --help`` and option errors answer without it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .options import (
+    CliError,
+    batch_size_option,
+    json_option,
+    label_column_option,
+    model_option,
+    quiet_tensorflow,
+    text_column_option,
+    translate_errors,
+)
+
+ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru")
+POOLINGS = ("last", "mean", "max")
+TOKENIZERS = ("unicode_script", "whitespace")
+TRUNCATIONS = ("head", "head_tail")
+NAMED_DATASETS = ("imdb", "sst2")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sentiment")
+def main():
+    """Train and serve sentiment classifiers and seq2seq forecasters.
+
+    \b
+      sentiment train                      # default model on IMDB
+      sentiment predict "what a wonderful film"
+      sentiment evaluate --dataset imdb
+    """
+
+
+@main.command()
+@click.option("--dataset", type=click.Choice(NAMED_DATASETS), default=None,
+              help="Named data set (default imdb when no --train is given).")
+@click.option("--train", "train_file", type=click.Path(dir_okay=False), default=None,
+              help="Training file: CSV, TSV, JSON Lines or Parquet.")
+@click.option("--validation", "validation_file", type=click.Path(dir_okay=False), default=None,
+              help="Validation file (default: carved from the training data).")
+@click.option("--test", "test_file", type=click.Path(dir_okay=False), default=None,
+              help="Test file, evaluated after training.")
+@text_column_option
+@label_column_option
+@click.option("--arch", type=click.Choice(ARCHITECTURES), default="bigru", show_default=True)
+@click.option("--embedding-dim", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--units", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Recurrent units per direction.")
+@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Stacked recurrent layers.")
+@click.option("--pooling", type=click.Choice(POOLINGS), default="max", show_default=True,
+              help="Pooling over time (respects the mask).")
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.3,
+              show_default=True)
+@click.option("--max-length", type=click.IntRange(min=1), default=400, show_default=True,
+              help="Truncate texts to this many tokens.")
+@click.option("--truncation", type=click.Choice(TRUNCATIONS), default="head", show_default=True,
+              help="Keep the first tokens, or the first quarter and the last three quarters.")
+@click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="unicode_script",
+              show_default=True)
+@click.option("--vocab-size", type=click.IntRange(min=3), default=30000, show_default=True,
+              help="Maximum vocabulary size, padding and OOV token included.")
+@click.option("--min-frequency", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Minimum count of a token in the training split to enter the vocabulary.")
+@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True)
+@batch_size_option
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-3,
+              show_default=True)
+@click.option("--validation-fraction", type=click.FloatRange(0.0, 1.0, min_open=True,
+              max_open=True), default=0.1, show_default=True,
+              help="Share of the training data held out when no validation file is given.")
+@click.option("--patience", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Epochs without improvement of validation loss before stopping.")
+@click.option("--bucketing/--no-bucketing", default=True, show_default=True,
+              help="Batch texts of similar length together.")
+@click.option("--mixed-precision", is_flag=True,
+              help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")
+@click.option("--seed", type=int, default=1337, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Use only the first N training examples (quick trials).")
+@click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
+              help="Model directory to write (default: $SENTIMENT_MODEL_DIR or "
+              "~/.sentiment/models/default).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@translate_errors
+def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
+          embedding_dim, units, layers, pooling, dropout, max_length, truncation, tokenizer,
+          vocab_size, min_frequency, epochs, batch_size, learning_rate, validation_fraction,
+          patience, bucketing, mixed_precision, seed, limit, output_dir, quiet):
+    """Train a classifier and save it as one model directory."""
+    if dataset and train_file:
+        raise click.UsageError("give either --dataset or --train, not both")
+    if not train_file and (validation_file or test_file):
+        raise click.UsageError("--validation and --test need --train")
+    quiet_tensorflow()
+    from ..config import ClassifierConfig, TrainingConfig
+    from ..data import load_labelled_file, load_named_dataset
+    from ..paths import default_model_dir
+    from ..training import train_classifier
+
+    if train_file:
+        train_data = load_labelled_file(train_file, text_column, label_column)
+        validation_data = (load_labelled_file(validation_file, text_column, label_column)
+                           if validation_file else None)
+        test_data = load_labelled_file(test_file, text_column, label_column) if test_file else None
+        label_names = None
+    else:
+        splits = load_named_dataset(dataset or "imdb")
+        train_data, validation_data, test_data = splits.train, splits.validation, splits.test
+        label_names = splits.label_names
+    if limit:
+        train_data = train_data.head(limit)
+
+    model_config = ClassifierConfig(
+        arch=arch, embedding_dim=embedding_dim, units=units, layers=layers, pooling=pooling,
+        dropout=dropout, max_length=max_length, truncation=truncation, tokenizer=tokenizer,
+        vocab_size=vocab_size, min_frequency=min_frequency,
+    )
+    training_config = TrainingConfig(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        validation_fraction=validation_fraction, patience=patience, bucketing=bucketing,
+        mixed_precision=mixed_precision, seed=seed,
+    )
+    output = Path(output_dir) if output_dir else default_model_dir()
+    result = train_classifier(
+        train_data, model_config, training_config, output,
+        validation=validation_data, test=test_data, label_names=label_names,
+        verbose=0 if quiet else 1,
+    )
+    metrics = result.metrics
+    if "test" in metrics:
+        test_metrics = metrics["test"]
+        click.echo(f"test accuracy {test_metrics['accuracy']:.4f}  macro F1 "
+                   f"{test_metrics['macro_f1']:.4f}"
+                   + (f"  ROC-AUC {test_metrics['roc_auc']:.4f}"
+                      if test_metrics.get("roc_auc") is not None else ""))
+    click.echo(f"model saved to {output}")
+
+
+def _load_predictor(model_dir):
+    quiet_tensorflow()
+    from ..paths import default_model_dir
+    from ..predictor import Predictor
+
+    return Predictor.load(Path(model_dir) if model_dir else default_model_dir())
+
+
+@main.command()
+@model_option
+@json_option
+@batch_size_option
+@click.argument("texts", nargs=-1, required=True)
+@translate_errors
+def predict(model_dir, as_json, batch_size, texts):
+    """Print the label and probability of each TEXT, one line each."""
+    predictor = _load_predictor(model_dir)
+    for result in predictor.predict(list(texts), batch_size=batch_size):
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            click.echo(f"{result['label']}\t{result['score']:.4f}")
+
+
+@main.command()
+@model_option
+@click.option("--dataset", type=click.Choice(NAMED_DATASETS), default=None,
+              help="Evaluate on the test split of a named data set.")
+@click.option("--test", "test_file", type=click.Path(dir_okay=False), default=None,
+              help="Labelled file: CSV, TSV, JSON Lines or Parquet.")
+@text_column_option
+@label_column_option
+@batch_size_option
+@json_option
+@translate_errors
+def evaluate(model_dir, dataset, test_file, text_column, label_column, batch_size, as_json):
+    """Report accuracy, macro F1, ROC-AUC and the confusion matrix on labelled data."""
+    if bool(dataset) == bool(test_file):
+        raise click.UsageError("give exactly one of --dataset or --test")
+    predictor = _load_predictor(model_dir)
+    from ..data import load_labelled_file, load_named_dataset
+    from ..evaluation import evaluate_predictor, format_report
+
+    data = (load_labelled_file(test_file, text_column, label_column) if test_file
+            else load_named_dataset(dataset).test)
+    report = evaluate_predictor(predictor, data, batch_size=batch_size)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+def _register_optional_commands() -> None:
+    """Attach commands that live in their own modules (each imports nothing heavy)."""
+    import importlib
+
+    for module_name, command_name in (("score", "score"), ("forecast", "forecast")):
+        try:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{module_name}":
+                raise
+            continue
+        main.add_command(getattr(module, command_name))
+
+
+_register_optional_commands()
+
+__all__ = ["main", "CliError"]

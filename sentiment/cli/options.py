@@ -1,0 +1,65 @@
+"""Options and error handling shared by every ``sentiment`` command.
+
+Each option used by more than one command is defined once here and reused. Nothing here
+imports TensorFlow, so ``sentiment --help`` and option errors answer at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import click
+
+from ..errors import SentimentError
+
+
+class CliError(click.ClickException):
+    """A one-line error with exit status 2 (like a usage error), shown without a traceback."""
+
+    exit_code = 2
+
+
+def translate_errors(func):
+    """Run ``func`` and turn the library's :class:`SentimentError` into a :class:`CliError`."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SentimentError as error:
+            raise CliError(str(error)) from None
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+            raise CliError(f"{error.strerror}: {error.filename}") from None
+
+    return wrapper
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up logging before it is first imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+model_option = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model directory written by `sentiment train` (default: $SENTIMENT_MODEL_DIR "
+    "or ~/.sentiment/models/default).",
+)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+
+text_column_option = click.option(
+    "--text-column", default="text", show_default=True, help="Column holding the text."
+)
+
+label_column_option = click.option(
+    "--label-column", default="label", show_default=True, help="Column holding the label."
+)
+
+batch_size_option = click.option(
+    "--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+    help="Texts per batch.",
+)

@@ -1,0 +1,182 @@
+"""Frozen configuration dataclasses, saved as ``config.json`` next to the weights.
+
+Training writes the :class:`ClassifierConfig` it used; serving reads the same file back, so
+preprocessing (normalization, tokenizer, vocabulary, truncation) and the model can never
+disagree between the two. Pure Python: no TensorFlow import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, ModelError
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.keras"
+VOCAB_FILE = "vocab.txt"
+METRICS_FILE = "metrics.json"
+
+_CHOICES = {
+    "arch": ("lstm", "gru", "bilstm", "bigru"),
+    "pooling": ("last", "mean", "max"),
+    "tokenizer": ("unicode_script", "whitespace"),
+    "truncation": ("head", "head_tail"),
+}
+
+
+def _check_choice(name: str, value: str) -> None:
+    if value not in _CHOICES[name]:
+        raise ConfigError(f"{name} must be one of {', '.join(_CHOICES[name])}; received {value!r}")
+
+
+def _check_positive(name: str, value: int, minimum: int = 1) -> None:
+    if not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}; received {value!r}")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Every preprocessing and model setting of a many-to-one text classifier.
+
+    Attributes:
+        arch: recurrent encoder, ``lstm``, ``gru``, ``bilstm`` or ``bigru``.
+        embedding_dim: width of the token embeddings.
+        units: recurrent units per direction and layer.
+        layers: number of stacked recurrent layers.
+        pooling: ``last`` (final unmasked state), ``mean`` or ``max`` over unmasked steps.
+        dropout: dropout rate before the output layer, in ``[0, 1)``.
+        max_length: truncation length in tokens.
+        truncation: ``head`` keeps the first ``max_length`` tokens; ``head_tail`` keeps the
+            first quarter and the last three quarters (Sun et al., 2019, "How to Fine-Tune BERT
+            for Text Classification", found head+tail best on IMDB).
+        tokenizer: ``unicode_script`` (tensorflow-text ``UnicodeScriptTokenizer``, punctuation
+            becomes its own token) or ``whitespace``.
+        vocab_size: maximum vocabulary size including padding (id 0) and the OOV token (id 1).
+        min_frequency: minimum count in the training split for a token to enter the vocabulary.
+        labels: display names of the classes, in output order.
+        label_values: the raw label values of the training data as strings, aligned with
+            ``labels`` (``["0", "1"]`` for IMDB, whose names are negative/positive).
+        mixed_precision: Keras dtype policy used in training (``float32``, ``mixed_float16``
+            or ``mixed_bfloat16``); the output layer always computes in float32.
+
+    Raises:
+        ConfigError: on construction, when a value is out of range.
+    """
+
+    arch: str = "bigru"
+    embedding_dim: int = 128
+    units: int = 64
+    layers: int = 1
+    pooling: str = "max"
+    dropout: float = 0.3
+    max_length: int = 400
+    truncation: str = "head"
+    tokenizer: str = "unicode_script"
+    vocab_size: int = 30000
+    min_frequency: int = 2
+    labels: tuple[str, ...] = ()
+    label_values: tuple[str, ...] = ()
+    mixed_precision: str = "float32"
+
+    def __post_init__(self):
+        for name in _CHOICES:
+            _check_choice(name, getattr(self, name))
+        for name in ("embedding_dim", "units", "layers", "max_length", "min_frequency"):
+            _check_positive(name, getattr(self, name))
+        _check_positive("vocab_size", self.vocab_size, minimum=3)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1); received {self.dropout!r}")
+        object.__setattr__(self, "labels", tuple(str(x) for x in self.labels))
+        object.__setattr__(self, "label_values", tuple(str(x) for x in self.label_values))
+        if self.label_values and len(self.label_values) != len(self.labels):
+            raise ConfigError("labels and label_values must have the same length")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def replace(self, **changes: Any) -> "ClassifierConfig":
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["labels"] = list(self.labels)
+        data["label_values"] = list(self.label_values)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ClassifierConfig":
+        """Build from a dict, ignoring unknown keys written by newer versions."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How a classifier is trained (saved for the record; serving does not need it).
+
+    Attributes:
+        epochs: maximum number of passes over the training data.
+        batch_size: texts per batch.
+        learning_rate: Adam step size.
+        validation_fraction: share of the training data held out when no validation data is
+            given.
+        patience: epochs without improvement of validation loss before early stopping (the
+            best weights are restored).
+        bucketing: batch texts of similar length together (``tf.data``
+            ``bucket_by_sequence_length``); otherwise each batch is padded to its longest text.
+        mixed_precision: train under ``mixed_float16`` on GPU or ``mixed_bfloat16`` on CPU.
+        seed: seed for shuffling, the validation split and weight initialisation.
+    """
+
+    epochs: int = 4
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    validation_fraction: float = 0.1
+    patience: int = 1
+    bucketing: bool = True
+    mixed_precision: bool = False
+    seed: int = 1337
+
+    def __post_init__(self):
+        _check_positive("epochs", self.epochs)
+        _check_positive("batch_size", self.batch_size)
+        _check_positive("patience", self.patience, minimum=0)
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0; received {self.learning_rate!r}")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ConfigError(
+                f"validation_fraction must be in (0, 1); received {self.validation_fraction!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as indented UTF-8 JSON."""
+    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_config_file(model_dir: Path) -> dict[str, Any]:
+    """Read ``config.json`` of a model directory.
+
+    Raises:
+        ModelError: when the directory or the file is missing or not valid JSON.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"model directory {model_dir} does not exist; train one with "
+                         "`sentiment train --output DIR` or pass --model DIR")
+    path = model_dir / CONFIG_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path} is missing: {model_dir} is not a complete model directory; "
+                         "train it again") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path} is corrupted ({error}); train the model again") from None
