@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import click
 
@@ -36,8 +37,28 @@ def translate_errors(func):
 
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ start-up logging before it is first imported."""
+    """Import TensorFlow with its C++ start-up logging silenced (set ``SENTIMENT_DEBUG=1`` to
+    see it).
+
+    TensorFlow writes some lines to file descriptor 2 before its logging is initialised, where
+    ``TF_CPP_MIN_LOG_LEVEL`` cannot reach them, so standard error is pointed at /dev/null for
+    the duration of the import. Python exceptions raised by the import still surface.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("SENTIMENT_DEBUG") or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+            import tensorflow_text  # noqa: F401
+
+            tf.config.list_physical_devices("GPU")  # emits the CUDA probe messages now
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 model_option = click.option(

@@ -1,0 +1,203 @@
+"""Reading labelled text: named data sets (IMDB, SST-2) and user files.
+
+Files (CSV, TSV, JSON Lines, Parquet) are read through Hugging Face ``datasets``; text and
+label columns are kept as strings (CSV cells are never parsed as numbers or missing values).
+Named data sets are read from ``$SENTIMENT_DATA_DIR`` when present there, else from the hub.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .errors import DataError
+from .paths import data_dir
+
+#: File suffix -> (``datasets`` builder, extra builder keyword arguments).
+_FORMATS = {
+    ".csv": ("csv", {}),
+    ".tsv": ("csv", {"sep": "\t"}),
+    ".jsonl": ("json", {}),
+    ".json": ("json", {}),
+    ".parquet": ("parquet", {}),
+}
+
+BINARY_SENTIMENT_LABELS = ("negative", "positive")
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Texts with their raw label values, in file order.
+
+    Attributes:
+        texts: the texts, ``str`` each.
+        labels: the raw label values as strings (``"0"``, ``"pos"``...), aligned with ``texts``.
+        source: where the rows came from (a path or ``imdb:train``), for error messages.
+    """
+
+    texts: tuple[str, ...]
+    labels: tuple[str, ...]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def head(self, n: int) -> "LabelledTexts":
+        """The first ``n`` rows."""
+        return LabelledTexts(self.texts[:n], self.labels[:n], self.source)
+
+    def select(self, indices: Sequence[int]) -> "LabelledTexts":
+        """The rows at ``indices``, in that order."""
+        return LabelledTexts(tuple(self.texts[i] for i in indices),
+                             tuple(self.labels[i] for i in indices), self.source)
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    """Train / validation / test splits of a named data set; ``validation`` may be ``None``
+    (carved from train at training time)."""
+
+    train: LabelledTexts
+    validation: LabelledTexts | None
+    test: LabelledTexts | None
+    label_names: dict[str, str]
+
+
+def file_format(path: str | Path) -> str:
+    """The format name of ``path`` from its suffix: csv, tsv, jsonl, json or parquet.
+
+    Raises:
+        DataError: for any other suffix.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in _FORMATS:
+        raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv, .tsv, "
+                        ".jsonl, .json or .parquet")
+    return suffix.lstrip(".")
+
+
+def _csv_header(path: Path, kwargs: dict) -> list[str]:
+    """Column names from the first line of a CSV/TSV file, so every column reads as string."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        quoting = kwargs.get("quoting", csv.QUOTE_MINIMAL)
+        header = next(csv.reader(handle, delimiter=kwargs.get("sep", ","), quoting=quoting), None)
+    if not header:
+        raise DataError(f"{path}: the file is empty (no header line)")
+    return header
+
+
+def read_table(path: str | Path, string_columns: Sequence[str] = ()):
+    """Read a whole CSV/TSV/JSON Lines/Parquet file into a ``datasets.Dataset``.
+
+    CSV and TSV cells are read verbatim as strings (no number parsing, no ``NA`` -> missing);
+    TSV is read without quote handling, as GLUE ships it. ``string_columns`` are cast to string
+    for the other formats.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        DataError: when the file cannot be parsed.
+    """
+    import datasets
+
+    path = Path(path)
+    file_format(path)  # validates the suffix
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    builder, kwargs = _FORMATS[path.suffix.lower()]
+    if builder == "csv":
+        kwargs = dict(kwargs, keep_default_na=False, na_filter=False)
+        if path.suffix.lower() == ".tsv":
+            kwargs["quoting"] = csv.QUOTE_NONE
+        kwargs["features"] = datasets.Features(
+            {name: datasets.Value("string") for name in _csv_header(path, kwargs)})
+    datasets.disable_progress_bars()
+    try:
+        table = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+    except Exception as error:  # datasets wraps parser errors in many types
+        raise DataError(f"{path}: cannot read as {builder}: {error}") from None
+    finally:
+        datasets.enable_progress_bars()
+    return table
+
+
+def _as_strings(values: list, path: str, column: str, required: bool) -> tuple[str, ...]:
+    out = []
+    for row, value in enumerate(values):
+        if value is None:
+            if required:
+                raise DataError(f"{path}: row {row + 1}, column {column!r} is missing; "
+                                "fill or drop that row")
+            value = ""
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out.append(value if isinstance(value, str) else str(value))
+    return tuple(out)
+
+
+def load_labelled_file(path: str | Path, text_column: str = "text",
+                       label_column: str = "label") -> LabelledTexts:
+    """Read texts and labels from a CSV, TSV, JSON Lines or Parquet file.
+
+    Rows are numbered from 1 (the first data row) in error messages.
+
+    Raises:
+        DataError: missing file, unknown column (the message lists the columns), missing
+            value in a row, or a file with no rows.
+    """
+    table = read_table(path)
+    for column in (text_column, label_column):
+        if column not in table.column_names:
+            raise DataError(f"{path}: no column {column!r}; columns are "
+                            f"{', '.join(map(repr, table.column_names))} (use --text-column / "
+                            "--label-column)")
+    if table.num_rows == 0:
+        raise DataError(f"{path}: the file has no rows")
+    texts = _as_strings(table[text_column], str(path), text_column, required=True)
+    labels = _as_strings(table[label_column], str(path), label_column, required=True)
+    return LabelledTexts(texts, labels, str(path))
+
+
+def _hub(name: str, split: str, text_column: str) -> LabelledTexts:
+    import datasets
+
+    try:
+        table = datasets.load_dataset(name, split=split)
+    except Exception as error:
+        raise DataError(f"cannot load {name} ({split}) from the Hugging Face hub ({error}); set "
+                        "SENTIMENT_DATA_DIR to a directory holding a local copy") from None
+    return LabelledTexts(_as_strings(table[text_column], name, text_column, True),
+                         _as_strings(table["label"], name, "label", True), f"{name}:{split}")
+
+
+def load_named_dataset(name: str) -> DatasetSplits:
+    """Load ``imdb`` or ``sst2``.
+
+    IMDB: ``$SENTIMENT_DATA_DIR/imdb/{train,test}.parquet`` else hub ``stanfordnlp/imdb``.
+    SST-2: ``$SENTIMENT_DATA_DIR/sst2/{train,dev}.tsv`` else hub ``stanfordnlp/sst2``; its
+    GLUE dev set serves as test split (GLUE's test labels are hidden). Validation is carved
+    from train in both cases. Labels 0/1 are named negative/positive.
+
+    Raises:
+        DataError: unknown name, or neither a local copy nor the hub is reachable.
+    """
+    names = dict(zip(("0", "1"), BINARY_SENTIMENT_LABELS))
+    local = data_dir()
+    if name == "imdb":
+        if local and (local / "imdb" / "train.parquet").is_file():
+            train = load_labelled_file(local / "imdb" / "train.parquet")
+            test = load_labelled_file(local / "imdb" / "test.parquet")
+        else:
+            train = _hub("stanfordnlp/imdb", "train", "text")
+            test = _hub("stanfordnlp/imdb", "test", "text")
+    elif name == "sst2":
+        if local and (local / "sst2" / "train.tsv").is_file():
+            train = load_labelled_file(local / "sst2" / "train.tsv", "sentence")
+            test = load_labelled_file(local / "sst2" / "dev.tsv", "sentence")
+        else:
+            train = _hub("stanfordnlp/sst2", "train", "sentence")
+            test = _hub("stanfordnlp/sst2", "validation", "sentence")
+    else:
+        raise DataError(f"unknown data set {name!r}; choose imdb or sst2")
+    return DatasetSplits(train=train, validation=None, test=test, label_names=names)

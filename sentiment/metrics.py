@@ -1,0 +1,102 @@
+"""Classification metrics on numpy arrays.
+
+Plain numpy so evaluation needs nothing beyond the runtime dependencies (scikit-learn is not
+one). Each function documents the formula it implements.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts ``(num_classes, num_classes)`` int64: row = true class, column = predicted class."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def precision_recall_f1(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall and F1 ``(num_classes,) float64`` from a confusion matrix.
+
+    A class never predicted (or never present) gets precision (or recall) 0, as scikit-learn's
+    ``zero_division=0``.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    true_positive = np.diag(matrix)
+    predicted = matrix.sum(axis=0)
+    actual = matrix.sum(axis=1)
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive),
+                          where=predicted > 0)
+    recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(true_positive),
+                   where=denominator > 0)
+    return precision, recall, f1
+
+
+def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve for binary labels ``(n,)`` {0, 1} and scores ``(n,)`` float.
+
+    Computed exactly as the Mann-Whitney U statistic with average ranks for ties (the
+    probability that a random positive scores above a random negative). Returns ``None``
+    when only one class is present, where the AUC is undefined.
+    """
+    y_true = np.asarray(y_true).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    positives = int(y_true.sum())
+    negatives = y_true.size - positives
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    ranks = np.empty(scores.size, dtype=np.float64)
+    # average ranks (1-based) over runs of tied scores
+    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
+    starts = np.concatenate([[0], boundaries])
+    ends = np.concatenate([boundaries, [scores.size]])
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = (start + end + 1) / 2.0
+    rank_sum = ranks[y_true].sum()
+    return float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
+def classification_report(y_true: Sequence[int], probabilities: np.ndarray,
+                          labels: Sequence[str]) -> dict:
+    """Accuracy, per-class and macro precision/recall/F1, ROC-AUC and the confusion matrix.
+
+    Args:
+        y_true: ``(n,)`` int class indices into ``labels``.
+        probabilities: ``(n, num_classes)`` float class probabilities.
+        labels: class names, in column order of ``probabilities``.
+
+    Returns:
+        A JSON-serialisable dict. ``roc_auc`` is given for two classes (score of the second
+        class) and is ``None`` otherwise or when the data hold one class only.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    num_classes = len(labels)
+    y_pred = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(y_true, y_pred, num_classes)
+    precision, recall, f1 = precision_recall_f1(matrix)
+    report = {
+        "examples": int(y_true.size),
+        "accuracy": float((y_pred == y_true).mean()) if y_true.size else 0.0,
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "roc_auc": roc_auc(y_true == 1, probabilities[:, 1]) if num_classes == 2 else None,
+        "per_class": {
+            label: {"precision": float(p), "recall": float(r), "f1": float(f),
+                    "support": int(s)}
+            for label, p, r, f, s in zip(labels, precision, recall, f1, matrix.sum(axis=1))
+        },
+        "labels": list(labels),
+        "confusion_matrix": matrix.tolist(),
+    }
+    return report

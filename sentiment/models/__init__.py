@@ -1,0 +1,1 @@
+"""Keras models: text classifiers and seq2seq forecasters."""

@@ -1,0 +1,154 @@
+"""The Predictor: raw texts in, labels and probabilities out.
+
+It owns preprocessing (the saved tokenizer, vocabulary and truncation), batching by length and
+postprocessing into plain dicts, like a Hugging Face ``pipeline``; the CLI wraps it.
+
+    >>> from sentiment import Predictor
+    >>> predictor = Predictor.load("~/.sentiment/models/default")
+    >>> predictor.predict("what a wonderful film")
+    {'label': 'positive', 'score': 0.97, 'scores': {'negative': 0.03, 'positive': 0.97}}
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from .config import MODEL_FILE, VOCAB_FILE, ClassifierConfig, read_config_file
+from .errors import ConfigError, DataError, ModelError
+from .text.batching import length_sorted_batches, pad_rows, to_ragged_arrays
+from .text.encoder import TextEncoder
+from .text.tokenizer import Tokenizer
+from .text.vocabulary import Vocabulary
+
+#: Texts encoded per call of the tensorflow-text graph (tokenization is vectorised).
+ENCODE_CHUNK = 4096
+
+
+class Predictor:
+    """Classifies raw texts with a trained model.
+
+    Args:
+        model: Keras model from ``(batch, time) int32`` ids to ``(batch, classes) float32``
+            probabilities.
+        encoder: the :class:`TextEncoder` the model was trained with.
+        config: the model's :class:`ClassifierConfig` (class names in output order).
+
+    Use :meth:`load` to read a model directory written by ``sentiment train``.
+    """
+
+    def __init__(self, model, encoder: TextEncoder, config: ClassifierConfig):
+        self.model = model
+        self.encoder = encoder
+        self.config = config
+        self._forward = tf.function(
+            lambda ids: model(ids, training=False),
+            input_signature=[tf.TensorSpec((None, None), tf.int32)], reduce_retracing=True)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names, in the column order of :meth:`predict_proba`."""
+        return self.config.labels
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "Predictor":
+        """Load a model directory (``model.keras``, ``vocab.txt``, ``config.json``).
+
+        Raises:
+            ModelError: when the directory is missing, incomplete or corrupted.
+        """
+        import keras
+
+        from .models import classifier  # noqa: F401  registers the custom layers
+
+        model_dir = Path(model_dir).expanduser()
+        saved = read_config_file(model_dir)
+        try:
+            config = ClassifierConfig.from_dict(saved["classifier"])
+        except (KeyError, TypeError, ConfigError) as error:
+            raise ModelError(f"{model_dir / 'config.json'} is not a classifier configuration "
+                             f"({error}); train the model again") from None
+        vocabulary = Vocabulary.load(model_dir / VOCAB_FILE)
+        model_path = model_dir / MODEL_FILE
+        if not model_path.is_file():
+            raise ModelError(f"{model_path} is missing; the model directory is incomplete")
+        try:
+            model = keras.saving.load_model(model_path, compile=False)
+        except (zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelError(f"{model_path} is corrupted ({type(error).__name__}: {error}); "
+                             "train the model again") from None
+        encoder = TextEncoder(Tokenizer(config.tokenizer), vocabulary, config.max_length,
+                              config.truncation)
+        return cls(model, encoder, config)
+
+    @staticmethod
+    def _check_texts(texts: Sequence[Any]) -> list[str]:
+        texts = list(texts)
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise DataError(f"texts[{index}] is {type(text).__name__}, not str: "
+                                f"{text!r:.60}")
+        return texts
+
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids of ``texts`` as ragged numpy arrays ``(flat_values int32, row_splits
+        int64)``; row ``i`` is ``flat_values[row_splits[i]:row_splits[i + 1]]``."""
+        texts = self._check_texts(texts)
+        values, splits = [], [np.zeros(1, dtype=np.int64)]
+        offset = 0
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            flat, row_splits = to_ragged_arrays(
+                self.encoder.encode(texts[start:start + ENCODE_CHUNK]))
+            values.append(flat)
+            splits.append(row_splits[1:] + offset)
+            offset += len(flat)
+        if not values:
+            return np.zeros(0, np.int32), np.zeros(1, np.int64)
+        return np.concatenate(values), np.concatenate(splits)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities ``(len(texts), classes) float32``, rows in input order.
+
+        Texts are batched by token length internally (less padding); padding never changes
+        a result. An empty or whitespace-only text is read as one OOV token.
+
+        Raises:
+            DataError: when an item is not a ``str`` (the message names its index).
+            ConfigError: when ``batch_size < 1``.
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
+        flat, splits = self.encode(texts)
+        lengths = np.diff(splits)
+        out = np.zeros((len(lengths), len(self.labels)), dtype=np.float32)
+        for rows in length_sorted_batches(lengths, batch_size):
+            out[rows] = self._forward(tf.constant(pad_rows(flat, splits, rows))).numpy()
+        return out
+
+    def postprocess(self, probabilities: np.ndarray) -> dict[str, Any]:
+        """One row of probabilities ``(classes,)`` -> ``{"label", "score", "scores"}``."""
+        best = int(np.argmax(probabilities))
+        return {"label": self.labels[best], "score": float(probabilities[best]),
+                "scores": {name: float(p) for name, p in zip(self.labels, probabilities)}}
+
+    def predict(self, texts: str | Sequence[str], batch_size: int = 64):
+        """Classify one text or a list of texts.
+
+        Args:
+            texts: a ``str``, or a sequence of ``str``.
+            batch_size: texts per model call.
+
+        Returns:
+            For a ``str``: ``{"label": "positive", "score": 0.97, "scores": {"negative": 0.03,
+            "positive": 0.97}}``. For a sequence: a list of such dicts in input order.
+
+        Raises:
+            DataError: when an item is not a ``str`` (naming its index).
+        """
+        if isinstance(texts, str):
+            return self.postprocess(self.predict_proba([texts], batch_size)[0])
+        return [self.postprocess(row) for row in self.predict_proba(texts, batch_size)]

@@ -1,0 +1,93 @@
+"""Batching of token ids for training and inference: padding and length bucketing.
+
+Recurrent layers cost time in proportion to the padded length, so batches hold texts of
+similar length (``tf.data.Dataset.bucket_by_sequence_length``) and are padded only to their
+own longest text, not to the global maximum.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from .vocabulary import PAD_ID
+
+
+def bucket_boundaries(max_length: int, smallest: int = 16, growth: float = 1.5) -> list[int]:
+    """Geometric bucket boundaries ``[16, 24, 36, ...] < max_length`` (tokens).
+
+    A text of length ``n`` lands in the first bucket whose boundary exceeds ``n``; growth 1.5
+    bounds the padding inside a bucket to about a third of its tokens.
+    """
+    boundaries, edge = [], float(smallest)
+    while edge < max_length:
+        boundaries.append(int(edge))
+        edge *= growth
+    return boundaries
+
+
+def to_ragged_arrays(ids: tf.RaggedTensor) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged ``(n, None)`` ids -> ``(flat_values int32, row_splits int64)`` numpy arrays."""
+    return ids.flat_values.numpy().astype(np.int32), ids.row_splits.numpy()
+
+
+def training_dataset(ids: tf.RaggedTensor, labels: np.ndarray, batch_size: int, *,
+                     bucketing: bool = True, shuffle: bool = True, seed: int = 0,
+                     max_length: int | None = None) -> tf.data.Dataset:
+    """A ``tf.data.Dataset`` of ``((batch, time) int32 ids, (batch,) int32 labels)``.
+
+    Args:
+        ids: ``(n, None) int32`` ragged token ids, each row non-empty.
+        labels: ``(n,)`` int class indices.
+        batch_size: examples per batch.
+        bucketing: group texts of similar length (:func:`bucket_boundaries` of
+            ``max_length``); otherwise each batch is padded to its own longest text.
+        shuffle: reshuffle the examples every epoch (``seed`` makes it repeatable).
+        max_length: the truncation length, for the bucket boundaries (default: longest row).
+    """
+    labels = tf.constant(np.asarray(labels, dtype=np.int32))
+    flat_values, row_splits = ids.flat_values, ids.row_splits
+    # slicing a RaggedTensor in tf.data yields ragged elements, which padded_batch and
+    # bucket_by_sequence_length refuse; slice the flat values by row instead
+    dataset = tf.data.Dataset.range(len(labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(
+        lambda i: (flat_values[row_splits[i]:row_splits[i + 1]], labels[i]),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if bucketing:
+        if max_length is None:
+            max_length = int(tf.reduce_max(ids.row_lengths()))
+        boundaries = bucket_boundaries(max_length)
+        dataset = dataset.bucket_by_sequence_length(
+            element_length_func=lambda x, y: tf.shape(x)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            padded_shapes=([None], []),
+            padding_values=(PAD_ID, 0),
+        )
+    else:
+        dataset = dataset.padded_batch(batch_size, padded_shapes=([None], []),
+                                       padding_values=(PAD_ID, 0))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def length_sorted_batches(lengths: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Index batches over examples sorted by length (for inference; put results back with the
+    indices). Yields ``(<= batch_size,) int64`` index arrays."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def pad_rows(flat_values: np.ndarray, row_splits: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Gather ``rows`` of a ragged array into ``(len(rows), longest) int32``, right-padded
+    with 0."""
+    starts, ends = row_splits[rows], row_splits[rows + 1]
+    lengths = ends - starts
+    out = np.full((len(rows), int(lengths.max(initial=1))), PAD_ID, dtype=np.int32)
+    for i, (start, end) in enumerate(zip(starts, ends)):
+        out[i, : end - start] = flat_values[start:end]
+    return out

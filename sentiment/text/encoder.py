@@ -1,0 +1,81 @@
+"""Raw strings -> token ids: tokenizer, vocabulary lookup, truncation, at least one token.
+
+The whole chain is TensorFlow ops, so it runs in ``tf.data``, in :class:`sentiment.Predictor`
+and inside an exported SavedModel alike.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from ..errors import ConfigError
+from .tokenizer import Tokenizer
+from .vocabulary import OOV_ID, PAD_ID, Vocabulary
+
+TRUNCATIONS = ("head", "head_tail")
+
+
+def truncate(ids: tf.RaggedTensor, max_length: int, truncation: str = "head") -> tf.RaggedTensor:
+    """Cut each row of ``(batch, None)`` ragged ids to at most ``max_length`` tokens.
+
+    ``head`` keeps the first ``max_length`` tokens. ``head_tail`` keeps the first
+    ``max_length // 4`` and the last ``max_length - max_length // 4`` tokens, following the
+    head+tail truncation of Sun et al. (2019), "How to Fine-Tune BERT for Text Classification".
+
+    Raises:
+        ConfigError: for an unknown ``truncation`` or ``max_length < 1``.
+    """
+    if max_length < 1:
+        raise ConfigError(f"max_length must be >= 1; received {max_length!r}")
+    if truncation == "head":
+        return ids[:, :max_length]
+    if truncation != "head_tail":
+        raise ConfigError(f"truncation must be one of {', '.join(TRUNCATIONS)}; "
+                          f"received {truncation!r}")
+    head = max_length // 4
+    tail = max_length - head
+    lengths = tf.expand_dims(ids.row_lengths(), 1)  # (batch, 1)
+    positions = tf.ragged.range(ids.row_lengths())  # (batch, None)
+    keep = (positions < head) | (positions >= lengths - tail)
+    return tf.ragged.boolean_mask(ids, keep)
+
+
+def ensure_nonempty(ids: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Give each empty row one OOV token, so no row is all padding.
+
+    cuDNN recurrent kernels reject fully masked sequences; a text with no tokens is read as a
+    single unknown token instead.
+    """
+    empty = tf.cast(tf.equal(ids.row_lengths(), 0), tf.int64)
+    filler = tf.RaggedTensor.from_row_lengths(
+        tf.fill([tf.reduce_sum(empty)], tf.constant(OOV_ID, ids.dtype)), empty)
+    return tf.concat([ids, filler], axis=1)
+
+
+class TextEncoder:
+    """Turns raw texts into token ids exactly as the model was trained on.
+
+    Args:
+        tokenizer: the :class:`Tokenizer`.
+        vocabulary: the :class:`Vocabulary`.
+        max_length: truncation length in tokens.
+        truncation: ``head`` or ``head_tail`` (see :func:`truncate`).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, vocabulary: Vocabulary, max_length: int,
+                 truncation: str = "head"):
+        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
+        self.max_length = max_length
+        self.truncation = truncation
+        truncate(tf.ragged.constant([[1]], dtype=tf.int32), max_length, truncation)  # validate
+
+    def encode(self, texts: tf.Tensor | list[str]) -> tf.RaggedTensor:
+        """``(batch,) tf.string`` -> ``(batch, None) tf.int32`` ids, 1 to ``max_length`` each."""
+        ids = self.vocabulary.lookup(self.tokenizer.tokenize(texts))
+        return ensure_nonempty(truncate(ids, self.max_length, self.truncation))
+
+    def encode_padded(self, texts: tf.Tensor | list[str]) -> tf.Tensor:
+        """``(batch,) tf.string`` -> ``(batch, time) tf.int32`` ids, right-padded with 0 to the
+        longest row of the batch (right padding is what cuDNN kernels require)."""
+        return self.encode(texts).to_tensor(default_value=PAD_ID)

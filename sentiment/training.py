@@ -1,0 +1,248 @@
+"""Training a text classifier end to end and writing its model directory.
+
+    texts, labels -> label indices, validation split
+      -> Tokenizer -> Vocabulary.build (training split only) -> TextEncoder
+      -> tf.data batches (bucketed by length) -> build_classifier -> model.fit
+      -> early stopping on validation loss (best weights restored)
+      -> test metrics -> model.keras + vocab.txt + config.json + metrics.json (atomic)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .artifacts import atomic_directory
+from .config import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, VOCAB_FILE, ClassifierConfig,
+                     TrainingConfig, write_json)
+from .data import LabelledTexts
+from .errors import DataError
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_classifier` produced.
+
+    Attributes:
+        model_dir: the written model directory.
+        config: the saved :class:`ClassifierConfig` (labels filled in).
+        metrics: the content of ``metrics.json`` (``validation``, ``test`` when given,
+            ``training`` with ``examples_per_second`` and ``seconds``).
+        history: Keras history, metric name -> one value per epoch.
+    """
+
+    model_dir: Path
+    config: ClassifierConfig
+    metrics: dict[str, Any]
+    history: dict[str, list[float]]
+
+
+def _sort_key(value: str):
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def label_set(train: LabelledTexts) -> tuple[str, ...]:
+    """The distinct label values of ``train``, numbers in numeric order, else lexicographic.
+
+    Raises:
+        DataError: when the training data hold fewer than two classes.
+    """
+    values = tuple(sorted(set(train.labels), key=_sort_key))
+    if len(values) < 2:
+        raise DataError(f"{train.source}: the label column has a single class "
+                        f"{values[0] if values else None!r}; training needs at least two")
+    return values
+
+
+def label_indices(data: LabelledTexts, config: ClassifierConfig) -> np.ndarray:
+    """Map the raw labels of ``data`` to class indices ``(n,) int32`` of ``config``.
+
+    A label is matched against the raw training values (``"0"``) and then the class names
+    (``"negative"``).
+
+    Raises:
+        DataError: naming the first unknown label, its row and the known labels.
+    """
+    index = {name: i for i, name in enumerate(config.labels)}
+    index.update({value: i for i, value in enumerate(config.label_values)})
+    out = np.empty(len(data), dtype=np.int32)
+    for row, label in enumerate(data.labels):
+        if label not in index:
+            raise DataError(f"{data.source}: row {row + 1} has label {label!r}, which the model "
+                            f"does not know; its labels are {', '.join(config.labels)}")
+        out[row] = index[label]
+    return out
+
+
+def split_validation(data: LabelledTexts, fraction: float,
+                     seed: int) -> tuple[LabelledTexts, LabelledTexts]:
+    """Carve a random ``fraction`` of ``data`` out as validation split (seeded)."""
+    order = np.random.default_rng(seed).permutation(len(data))
+    cut = max(1, int(round(len(data) * fraction)))
+    if cut >= len(data):
+        raise DataError(f"{data.source}: {len(data)} rows are too few to carve out a validation "
+                        "split; give --validation FILE")
+    return data.select(np.sort(order[cut:])), data.select(np.sort(order[:cut]))
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision: bool):
+    """Set Keras' global dtype policy for the block: ``mixed_float16`` when a GPU is visible,
+    ``mixed_bfloat16`` on CPU, ``float32`` when ``mixed_precision`` is false; restored after."""
+    import keras
+    import tensorflow as tf
+
+    previous = keras.mixed_precision.global_policy().name
+    if not mixed_precision:
+        name = "float32"
+    elif tf.config.list_physical_devices("GPU"):
+        name = "mixed_float16"
+    else:
+        name = "mixed_bfloat16"
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield name
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that define a saved model's behaviour."""
+    import keras
+    import tensorflow as tf
+    import tensorflow_text
+
+    from . import __version__
+
+    return {"sentiment": __version__, "tensorflow": tf.__version__,
+            "tensorflow_text": tensorflow_text.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _token_batches(tokenizer, texts: Sequence[str], chunk: int = 2048):
+    for start in range(0, len(texts), chunk):
+        yield tokenizer.tokenize(list(texts[start:start + chunk])).flat_values.numpy()
+
+
+def encode_texts(encoder, texts: Sequence[str], chunk: int = 2048):
+    """Encode ``texts`` in chunks into one ``(n, None) int32`` ragged tensor."""
+    import tensorflow as tf
+
+    parts = [encoder.encode(list(texts[start:start + chunk]))
+             for start in range(0, len(texts), chunk)]
+    return tf.concat(parts, axis=0)
+
+
+def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: TrainingConfig,
+                     output_dir: str | Path, *, validation: LabelledTexts | None = None,
+                     test: LabelledTexts | None = None,
+                     label_names: dict[str, str] | None = None,
+                     verbose: int = 1) -> TrainResult:
+    """Train a classifier on ``train`` and write its model directory atomically.
+
+    Args:
+        train: training texts and raw labels. The vocabulary is built from these only.
+        config: preprocessing and model settings; its ``labels`` are filled in from the data.
+        training: epochs, batch size, learning rate, early stopping, precision, seed.
+        output_dir: the model directory to write (replaced only once complete).
+        validation: validation data; carved from ``train`` when ``None``.
+        test: test data, evaluated after training when given.
+        label_names: display names of raw label values (``{"0": "negative"}``).
+        verbose: 1 for a Keras progress bar per epoch, 0 for silence.
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        DataError: empty data, a single class, or validation/test labels unknown to ``train``.
+    """
+    import keras
+    import tensorflow as tf
+
+    from .metrics import classification_report
+    from .models.classifier import build_classifier
+    from .predictor import Predictor
+    from .text.batching import training_dataset
+    from .text.encoder import TextEncoder
+    from .text.tokenizer import Tokenizer
+    from .text.vocabulary import Vocabulary
+
+    if len(train) == 0:
+        raise DataError(f"{train.source}: the training data set is empty")
+    values = label_set(train)
+    names = tuple((label_names or {}).get(v, v) for v in values)
+    if validation is None:
+        train, validation = split_validation(train, training.validation_fraction, training.seed)
+    keras.utils.set_random_seed(training.seed)
+
+    with dtype_policy(training.mixed_precision) as policy:
+        config = config.replace(labels=names, label_values=values, mixed_precision=policy)
+        y_train = label_indices(train, config)
+        y_validation = label_indices(validation, config)
+        y_test = label_indices(test, config) if test is not None else None
+
+        tokenizer = Tokenizer(config.tokenizer)
+        vocabulary = Vocabulary.build(_token_batches(tokenizer, train.texts), config.vocab_size,
+                                      config.min_frequency)
+        encoder = TextEncoder(tokenizer, vocabulary, config.max_length, config.truncation)
+        train_ids = encode_texts(encoder, train.texts)
+        validation_ids = encode_texts(encoder, validation.texts)
+
+        train_batches = training_dataset(
+            train_ids, y_train, training.batch_size, bucketing=training.bucketing,
+            seed=training.seed, max_length=config.max_length)
+        validation_batches = training_dataset(
+            validation_ids, y_validation, training.batch_size, bucketing=training.bucketing,
+            shuffle=False, max_length=config.max_length)
+
+        model = build_classifier(config, vocabulary.vocabulary_size())
+        model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=["accuracy"])
+        early_stopping = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=training.patience, restore_best_weights=True)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            # bucketed datasets have unknown length: Keras warns at the end of epoch 1
+            warnings.filterwarnings("ignore", message=".*ran out of data")
+            warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
+            history = model.fit(train_batches, validation_data=validation_batches,
+                                epochs=training.epochs, callbacks=[early_stopping],
+                                verbose=verbose)
+        seconds = time.perf_counter() - started
+        epochs_run = len(history.history["loss"])
+
+    predictor = Predictor(model, encoder, config)
+    metrics: dict[str, Any] = {
+        "training": {
+            "examples": len(train), "epochs_run": epochs_run, "seconds": round(seconds, 2),
+            "examples_per_second": round(len(train) * epochs_run / seconds, 1),
+            "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
+            "vocabulary_size": vocabulary.vocabulary_size(), "dtype_policy": policy,
+            "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+        },
+        "validation": classification_report(
+            y_validation, predictor.predict_proba(validation.texts), config.labels),
+    }
+    if test is not None:
+        metrics["test"] = classification_report(y_test, predictor.predict_proba(test.texts),
+                                                config.labels)
+    with atomic_directory(output_dir) as tmp:
+        model.save(tmp / MODEL_FILE)
+        vocabulary.save(tmp / VOCAB_FILE)
+        write_json(tmp / CONFIG_FILE, {"classifier": config.to_dict(),
+                                       "training": training.to_dict(),
+                                       "versions": library_versions()})
+        write_json(tmp / METRICS_FILE, metrics)
+    return TrainResult(Path(output_dir), config, metrics,
+                       {k: [float(v) for v in vs] for k, vs in history.history.items()})
