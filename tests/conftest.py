@@ -1,0 +1,105 @@
+"""Shared fixtures: tiny labelled data built in memory, and small models trained once per
+session on it (and on a slice of SST-2 when the shared data are present)."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+POSITIVE_WORDS = ["great", "wonderful", "superb", "moving", "brilliant", "delightful", "fun"]
+NEGATIVE_WORDS = ["awful", "boring", "terrible", "dull", "poor", "tedious", "bad"]
+NEUTRAL_WORDS = ["the", "film", "movie", "plot", "actors", "was", "a", "story", "and", "music",
+                 "scenes", "director", "it", "this", "ending", "cast"]
+
+
+def shared_data_dir() -> Path:
+    """``$SENTIMENT_DATA_DIR``, else ``../shared/data`` beside the project root."""
+    value = os.environ.get("SENTIMENT_DATA_DIR")
+    return Path(value) if value else PROJECT_ROOT.parent / "shared" / "data"
+
+
+def require_data(*relative: str) -> Path:
+    """The shared data directory, or skip the test when one of ``relative`` is absent."""
+    root = shared_data_dir()
+    for name in relative:
+        if not (root / name).is_file():
+            pytest.skip(f"needs {root / name} (set SENTIMENT_DATA_DIR to the shared data)")
+    return root
+
+
+def make_reviews(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """``n`` synthetic reviews: neutral filler with sentiment words; labels "neg"/"pos"."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        positive = i % 2 == 0
+        words = rng.choices(NEUTRAL_WORDS, k=rng.randint(3, 30))
+        cue = POSITIVE_WORDS if positive else NEGATIVE_WORDS
+        for _ in range(rng.randint(1, 3)):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(cue))
+        text = " ".join(words)
+        texts.append(text.capitalize() + ("!" if positive else "."))
+        labels.append("pos" if positive else "neg")
+    return texts, labels
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    """``LabelledTexts`` of 600 synthetic reviews (train) and 200 (test)."""
+    from sentiment.data import LabelledTexts
+
+    texts, labels = make_reviews(800)
+    train = LabelledTexts(tuple(texts[:600]), tuple(labels[:600]), "tiny:train")
+    test = LabelledTexts(tuple(texts[600:]), tuple(labels[600:]), "tiny:test")
+    return train, test
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_data):
+    """A small BiGRU (max pooling) trained for 3 epochs on :func:`tiny_data`; its directory."""
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.training import train_classifier
+
+    train, test = tiny_data
+    output = tmp_path_factory.mktemp("models") / "tiny"
+    train_classifier(
+        train,
+        ClassifierConfig(arch="bigru", embedding_dim=16, units=8, max_length=64,
+                         vocab_size=200, min_frequency=1),
+        TrainingConfig(epochs=3, batch_size=32, learning_rate=1e-2, patience=2),
+        output, test=test, verbose=0)
+    return output
+
+
+@pytest.fixture(scope="session")
+def tiny_predictor(tiny_model_dir):
+    from sentiment.predictor import Predictor
+
+    return Predictor.load(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def sst2_model_dir(tmp_path_factory):
+    """A small GRU trained on 8,000 SST-2 phrases for 2 epochs (skips without the data)."""
+    root = require_data("sst2/train.tsv", "sst2/dev.tsv")
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.data import load_labelled_file
+    from sentiment.training import train_classifier
+
+    train = load_labelled_file(root / "sst2" / "train.tsv", "sentence").head(8000)
+    dev = load_labelled_file(root / "sst2" / "dev.tsv", "sentence")
+    output = tmp_path_factory.mktemp("models") / "sst2"
+    train_classifier(
+        train,
+        ClassifierConfig(arch="gru", embedding_dim=32, units=32, max_length=64,
+                         vocab_size=8000),
+        TrainingConfig(epochs=2, batch_size=64, learning_rate=3e-3),
+        output, test=dev, label_names={"0": "negative", "1": "positive"}, verbose=0)
+    return output
