@@ -116,6 +116,8 @@ def read_table(path: str | Path, string_columns: Sequence[str] = ()):
     try:
         table = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as error:  # datasets wraps parser errors in many types
+        if "corresponds to no data" in str(error):
+            raise DataError(f"{path}: the file has no rows") from None
         raise DataError(f"{path}: cannot read as {builder}: {error}") from None
     finally:
         datasets.enable_progress_bars()

@@ -37,8 +37,9 @@ class Tokenizer:
     """Normalizes and splits texts into string tokens.
 
     Args:
-        kind: ``unicode_script`` (tensorflow-text ``UnicodeScriptTokenizer``: splits on
-            whitespace and on changes of Unicode script, so punctuation becomes its own token)
+        kind: ``unicode_script`` (splits on whitespace, then each word with tensorflow-text
+            ``UnicodeScriptTokenizer`` on changes of Unicode script, so punctuation becomes its
+            own token)
             or ``whitespace`` (``WhitespaceTokenizer``).
 
     Raises:
@@ -46,14 +47,12 @@ class Tokenizer:
     """
 
     def __init__(self, kind: str = "unicode_script"):
-        if kind == "unicode_script":
-            self._splitter = tf_text.UnicodeScriptTokenizer()
-        elif kind == "whitespace":
-            self._splitter = tf_text.WhitespaceTokenizer()
-        else:
+        if kind not in TOKENIZERS:
             raise ConfigError(f"tokenizer must be one of {', '.join(TOKENIZERS)}; "
                               f"received {kind!r}")
         self.kind = kind
+        self._whitespace = tf_text.WhitespaceTokenizer()
+        self._script = tf_text.UnicodeScriptTokenizer()
 
     def tokenize(self, texts: tf.Tensor | list[str]) -> tf.RaggedTensor:
         """Normalize and split.
@@ -64,7 +63,12 @@ class Tokenizer:
         Returns:
             ``(batch, None) tf.string`` ragged tokens; an empty text has no tokens.
         """
-        return self._splitter.tokenize(normalize(tf.convert_to_tensor(texts, dtype=tf.string)))
+        words = self._whitespace.tokenize(normalize(tf.convert_to_tensor(texts, dtype=tf.string)))
+        if self.kind == "whitespace":
+            return words
+        # UnicodeScriptTokenizer alone joins runs of one script across spaces ("!! (" becomes
+        # "!!("), so it splits each whitespace-separated word: (batch, words, pieces) -> merge
+        return self._script.tokenize(words).merge_dims(1, 2)
 
     def get_config(self) -> dict[str, Any]:
         return {"kind": self.kind}

@@ -1,0 +1,121 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from sentiment.cli import main
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_help_answers_without_importing_tensorflow():
+    code = ("import sys; from sentiment.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "train" in out.stdout and "predict" in out.stdout
+
+
+def test_option_errors_exit_2_without_traceback(runner):
+    result = runner.invoke(main, ["train", "--arch", "transformer"])
+    assert result.exit_code == 2 and "transformer" in result.output
+    result = runner.invoke(main, ["train", "--dataset", "imdb", "--train", "x.csv"])
+    assert result.exit_code == 2 and "either --dataset or --train" in result.output
+
+
+def test_predict_prints_label_and_probability(runner, tiny_model_dir):
+    result = runner.invoke(main, ["predict", "--model", str(tiny_model_dir),
+                                  "a great and wonderful film", "awful and boring"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().split("\n")
+    assert [line.split("\t")[0] for line in lines] == ["pos", "neg"]
+    assert all(0.5 <= float(line.split("\t")[1]) <= 1.0 for line in lines)
+
+
+def test_predict_json_matches_the_python_predictor(runner, tiny_model_dir, tiny_predictor):
+    result = runner.invoke(main, ["predict", "--model", str(tiny_model_dir), "--json", "superb"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    expected = tiny_predictor.predict("superb")
+    assert printed["label"] == expected["label"]
+    assert printed["score"] == pytest.approx(expected["score"], abs=1e-6)
+
+
+def test_predict_uses_the_default_model_directory(runner, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_MODEL_DIR", str(tiny_model_dir))
+    result = runner.invoke(main, ["predict", "great"])
+    assert result.exit_code == 0 and result.output.startswith("pos\t")
+
+
+def test_missing_model_is_a_one_line_error(runner, tmp_path):
+    result = runner.invoke(main, ["predict", "--model", str(tmp_path / "none"), "x"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output and "Traceback" not in result.output
+
+
+def write_csv(path, rows, header="text,label"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_evaluate_prints_metrics_and_confusion_matrix(runner, tiny_model_dir, tmp_path):
+    test = write_csv(tmp_path / "test.csv", ["great fun,pos", "awful film,neg",
+                                             "boring and dull,neg", "superb,pos"])
+    result = runner.invoke(main, ["evaluate", "--model", str(tiny_model_dir), "--test", str(test)])
+    assert result.exit_code == 0, result.output
+    assert "accuracy   1.0000" in result.output and "ROC-AUC" in result.output
+    assert "confusion matrix" in result.output
+    result = runner.invoke(main, ["evaluate", "--model", str(tiny_model_dir), "--test", str(test),
+                                  "--json"])
+    report = json.loads(result.output)
+    assert report["confusion_matrix"] == [[2, 0], [0, 2]]
+
+
+def test_evaluate_errors(runner, tiny_model_dir, tmp_path):
+    model = ["--model", str(tiny_model_dir)]
+    unknown = write_csv(tmp_path / "unknown.csv", ["great,pos", "meh,neutral"])
+    result = runner.invoke(main, ["evaluate", *model, "--test", str(unknown)])
+    assert result.exit_code == 2
+    assert "row 2 has label 'neutral'" in result.output and "neg, pos" in result.output
+    result = runner.invoke(main, ["evaluate", *model, "--test", str(unknown),
+                                  "--label-column", "gold"])
+    assert result.exit_code == 2 and "no column 'gold'" in result.output
+    result = runner.invoke(main, ["evaluate", *model])
+    assert result.exit_code == 2 and "exactly one of" in result.output
+
+
+def test_train_errors_are_one_line(runner, tmp_path):
+    missing = runner.invoke(main, ["train", "--train", str(tmp_path / "none.csv")])
+    assert missing.exit_code == 2 and "none.csv: file not found" in missing.output
+    single = write_csv(tmp_path / "single.csv", ["good,pos", "fine,pos", "great,pos"])
+    result = runner.invoke(main, ["train", "--train", str(single), "--output",
+                                  str(tmp_path / "m")])
+    assert result.exit_code == 2 and "single class 'pos'" in result.output
+    empty = write_csv(tmp_path / "empty.csv", [])
+    result = runner.invoke(main, ["train", "--train", str(empty), "--output", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "no rows" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_from_files_then_predict(runner, tmp_path):
+    from conftest import make_reviews
+
+    texts, labels = make_reviews(300, seed=5)
+    rows = [f'"{t}",{y}' for t, y in zip(texts, labels)]
+    train = write_csv(tmp_path / "train.csv", rows[:240])
+    test = write_csv(tmp_path / "test.csv", rows[240:])
+    output = tmp_path / "model"
+    result = runner.invoke(main, [
+        "train", "--train", str(train), "--test", str(test), "--arch", "lstm", "--units", "8",
+        "--embedding-dim", "8", "--epochs", "1", "--max-length", "32", "--output", str(output),
+        "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "test accuracy" in result.output and f"model saved to {output}" in result.output
+    result = runner.invoke(main, ["predict", "--model", str(output), "great"])
+    assert result.exit_code == 0 and result.output.split("\t")[0] in ("neg", "pos")

@@ -1,0 +1,44 @@
+import pytest
+
+from sentiment.artifacts import atomic_directory
+from sentiment.config import ClassifierConfig, TrainingConfig
+from sentiment.errors import ConfigError
+
+
+def test_round_trip_and_unknown_keys_ignored():
+    config = ClassifierConfig(arch="lstm", labels=("a", "b"), label_values=(0, 1))
+    data = config.to_dict()
+    assert data["label_values"] == ["0", "1"]
+    assert ClassifierConfig.from_dict({**data, "added_later": 1}) == config
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"arch": "transformer"}, "arch must be one of .* received 'transformer'"),
+    ({"units": 0}, "units must be an integer >= 1; received 0"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"labels": ("a",), "label_values": ("1", "2")}, "same length"),
+])
+def test_invalid_values_name_argument_and_value(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        ClassifierConfig(**kwargs)
+
+
+def test_training_config_validation():
+    with pytest.raises(ConfigError, match="validation_fraction"):
+        TrainingConfig(validation_fraction=1.0)
+
+
+def test_atomic_directory_replaces_only_when_complete(tmp_path):
+    target = tmp_path / "model"
+    with atomic_directory(target) as tmp:
+        (tmp / "a.txt").write_text("first")
+    assert (target / "a.txt").read_text() == "first"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise RuntimeError("interrupted")
+    assert (target / "a.txt").read_text() == "first"
+    with atomic_directory(target) as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert [p.name for p in target.iterdir()] == ["b.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]

@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+import pytest
+
+from sentiment import Predictor
+from sentiment.errors import ConfigError, DataError, ModelError
+
+
+def test_predict_single_text_returns_plain_dict(tiny_predictor):
+    result = tiny_predictor.predict("a wonderful and brilliant film")
+    assert set(result) == {"label", "score", "scores"}
+    assert result["label"] == "pos"
+    assert set(result["scores"]) == {"neg", "pos"}
+    assert result["score"] == max(result["scores"].values())
+    assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-5)
+    json.dumps(result)  # plain Python types
+
+
+def test_predict_list_keeps_input_order(tiny_predictor):
+    texts = ["awful boring film", "great fun", "the plot was dull and tedious " * 5, "superb"]
+    results = tiny_predictor.predict(texts, batch_size=2)
+    assert [r["label"] for r in results] == ["neg", "pos", "neg", "pos"]
+    singles = [tiny_predictor.predict(t) for t in texts]
+    for batched, single in zip(results, singles):
+        assert batched["scores"]["pos"] == pytest.approx(single["scores"]["pos"], abs=1e-5)
+
+
+def test_short_text_alone_or_beside_a_600_token_text(tiny_predictor):
+    short = "a brilliant film"
+    long = " ".join(["the", "plot", "was", "dull"] * 150)  # 600 tokens
+    alone = tiny_predictor.predict_proba([short])
+    together = tiny_predictor.predict_proba([short, long], batch_size=2)
+    np.testing.assert_allclose(alone[0], together[0], atol=1e-5)
+
+
+def test_empty_and_whitespace_texts_get_a_defined_output(tiny_predictor):
+    results = tiny_predictor.predict(["", "   \n", "great"])
+    assert results[0] == results[1]
+    assert results[0]["label"] in ("neg", "pos")
+    assert np.isfinite(results[0]["score"])
+
+
+def test_empty_list_gives_empty_results(tiny_predictor):
+    assert tiny_predictor.predict([]) == []
+    assert tiny_predictor.predict_proba([]).shape == (0, 2)
+
+
+def test_non_string_item_names_its_index(tiny_predictor):
+    with pytest.raises(DataError, match=r"texts\[2\] is int"):
+        tiny_predictor.predict(["good", "bad", 3])
+    with pytest.raises(ConfigError, match="batch_size"):
+        tiny_predictor.predict(["good"], batch_size=0)
+
+
+def test_long_and_unusual_texts(tiny_predictor):
+    texts = ["great " * 20000, "映画は素晴らしい 😀", 'quotes " and \n newlines', "\x00"]
+    probabilities = tiny_predictor.predict_proba(texts)
+    assert probabilities.shape == (4, 2) and np.all(np.isfinite(probabilities))
+
+
+def test_load_errors_name_the_problem(tmp_path, tiny_model_dir):
+    with pytest.raises(ModelError, match="does not exist"):
+        Predictor.load(tmp_path / "nowhere")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    with pytest.raises(ModelError, match="config.json is missing"):
+        Predictor.load(broken)
+    for name in ("config.json", "vocab.txt"):
+        (broken / name).write_bytes((tiny_model_dir / name).read_bytes())
+    with pytest.raises(ModelError, match="model.keras is missing"):
+        Predictor.load(broken)
+    (broken / "model.keras").write_bytes(b"not a zip file")
+    with pytest.raises(ModelError, match="model.keras is corrupted"):
+        Predictor.load(broken)
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(ModelError, match="config.json is corrupted"):
+        Predictor.load(broken)

@@ -1,0 +1,89 @@
+import json
+
+import numpy as np
+import pytest
+
+from sentiment.config import ClassifierConfig, TrainingConfig
+from sentiment.data import LabelledTexts
+from sentiment.errors import DataError
+from sentiment.training import label_indices, label_set, split_validation, train_classifier
+
+
+def test_model_directory_holds_everything_serving_needs(tiny_model_dir):
+    assert sorted(p.name for p in tiny_model_dir.iterdir()) == [
+        "config.json", "metrics.json", "model.keras", "vocab.txt"]
+    saved = json.loads((tiny_model_dir / "config.json").read_text())
+    config = ClassifierConfig.from_dict(saved["classifier"])
+    assert config.labels == ("neg", "pos") and config.max_length == 64
+    assert saved["training"]["epochs"] == 3
+    assert {"tensorflow", "tensorflow_text", "keras", "sentiment"} <= set(saved["versions"])
+    metrics = json.loads((tiny_model_dir / "metrics.json").read_text())
+    assert metrics["test"]["examples"] == 200
+    assert metrics["test"]["accuracy"] > 0.9  # the synthetic task is easy
+    assert metrics["training"]["examples_per_second"] > 0
+    # no temporary directories are left beside the model
+    assert [p.name for p in tiny_model_dir.parent.iterdir()] == ["tiny"]
+
+
+def test_label_set_orders_numbers_numerically():
+    data = LabelledTexts(("a",) * 4, ("10", "2", "1", "2"), "x")
+    assert label_set(data) == ("1", "2", "10")
+
+
+def test_single_class_is_an_error():
+    with pytest.raises(DataError, match="single class 'pos'"):
+        label_set(LabelledTexts(("a", "b"), ("pos", "pos"), "train.csv"))
+
+
+def test_unknown_labels_name_the_row_and_the_known_labels():
+    config = ClassifierConfig(labels=("negative", "positive"), label_values=("0", "1"))
+    data = LabelledTexts(("a", "b", "c"), ("1", "positive", "2"), "test.csv")
+    with pytest.raises(DataError, match="test.csv: row 3 has label '2'.*negative, positive"):
+        label_indices(data, config)
+    assert label_indices(data.head(2), config).tolist() == [1, 1]
+
+
+def test_validation_split_is_disjoint_and_seeded():
+    data = LabelledTexts(tuple(str(i) for i in range(100)), ("a", "b") * 50, "x")
+    train, validation = split_validation(data, 0.2, seed=1)
+    assert len(validation) == 20 and len(train) == 80
+    assert not set(train.texts) & set(validation.texts)
+    assert split_validation(data, 0.2, seed=1)[1].texts == validation.texts
+
+
+def test_empty_training_data_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="empty"):
+        train_classifier(LabelledTexts((), (), "empty.csv"), ClassifierConfig(),
+                         TrainingConfig(), tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_interrupted_training_leaves_no_model_directory(tmp_path, tiny_data, monkeypatch):
+    import keras
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras.Model, "save", interrupt)
+    train, _ = tiny_data
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(train.head(100), ClassifierConfig(units=4, embedding_dim=4),
+                         TrainingConfig(epochs=1), tmp_path / "m", verbose=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_string_and_integer_labels_are_kept_by_name(tmp_path, tiny_data):
+    from sentiment.predictor import Predictor
+
+    train, _ = tiny_data
+    three = ("3", "7", "10")
+    numeric = LabelledTexts(train.texts[:210], tuple(three[i % 3] for i in range(210)), "n")
+    result = train_classifier(numeric, ClassifierConfig(units=4, embedding_dim=8, max_length=32),
+                              TrainingConfig(epochs=1, bucketing=False), tmp_path / "m",
+                              label_names={"3": "bad", "10": "great"}, verbose=0)
+    assert result.config.labels == ("bad", "7", "great")
+    assert result.config.label_values == ("3", "7", "10")
+    predictor = Predictor.load(tmp_path / "m")
+    assert predictor.labels == ("bad", "7", "great")
+    assert predictor.predict_proba(["fun"]).shape == (1, 3)
+    assert len(result.history["loss"]) == 1
