@@ -1,0 +1,158 @@
+"""``sentiment score``: classify every row of a file, streaming, into a new file.
+
+Registered on the ``sentiment`` group by ``_register_optional_commands``. Imports nothing heavy
+at module import: TensorFlow and pyarrow load inside the command.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .options import (
+    CliError,
+    batch_size_option,
+    model_option,
+    quiet_tensorflow,
+    text_column_option,
+    translate_errors,
+)
+
+# kept in step with sentiment.scoring (a test checks), which imports pyarrow
+INPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet", "txt")
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else \
+        f"{rest // 60}:{rest % 60:02d}"
+
+
+class _Progress:
+    """One self-overwriting line on standard error: rows, rows per second, ETA."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, rows: int, new_rows: int, total: int | None,
+                 fraction: float | None) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = new_rows / elapsed
+        line = f"{rows:,} rows" + (f" / {total:,}" if total else "") + f"  {rate:,.0f} rows/s"
+        if total and rate > 0:
+            line += f"  ETA {_duration((total - rows) / rate)}"
+        elif fraction:
+            line += f"  ETA {_duration(elapsed * (1 - fraction) / fraction)}"
+        click.echo("\r" + line.ljust(60), nl=False, err=True)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the run stops cleanly between two chunks."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+@click.command("score")
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, allow_dash=True),
+              default=None, help="File to write (default: standard output). Written to a "
+              "hidden temporary file beside it and renamed when complete.")
+@model_option
+@text_column_option
+@click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), default=None,
+              help="Input format (default: from the suffix; standard input is read as text "
+              "lines, or JSON Lines with --format jsonl).")
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default=None,
+              help="Output format (default: from the suffix of -o, else the input's; text "
+              "input writes jsonl).")
+@click.option("--probabilities", is_flag=True,
+              help="Add one prob_<label> column per class.")
+@click.option("--overwrite-columns", is_flag=True,
+              help="Replace input columns named predicted_label, predicted_score, prob_* or "
+              "error instead of stopping.")
+@batch_size_option
+@click.option("--chunk-size", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Rows read, scored and written at a time (memory grows with it).")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run from its last completed chunk.")
+@click.option("--quiet", is_flag=True, help="No progress or summary on standard error.")
+@translate_errors
+def score(input_path, output_path, model_dir, text_column, input_format, output_format,
+          probabilities, overwrite_columns, batch_size, chunk_size, resume, quiet):
+    """Classify every row of INPUT (CSV, TSV, JSON Lines, Parquet, text lines, or - for
+    standard input) and write it with predicted_label, predicted_score and error columns.
+
+    \b
+      sentiment score tickets.csv -o scored.csv
+      sentiment score export.parquet -o scored.parquet --probabilities
+      cat lines.txt | sentiment score - > scored.jsonl
+    """
+    if resume and (output_path in (None, "-") or input_path == "-"):
+        raise click.UsageError("--resume needs an input file and -o FILE")
+    to_stdout = output_path in (None, "-")
+    if to_stdout and sys.stdout.isatty() and (
+            output_format == "parquet"
+            or (output_format is None and Path(input_path).suffix.lower() in (".parquet", ".pq"))):
+        raise click.UsageError("Parquet output is binary; give -o FILE or redirect standard "
+                               "output")
+    quiet_tensorflow()
+    from ..paths import default_model_dir
+    from ..predictor import Predictor
+    from ..scoring import score_file, state_paths
+
+    model_path = Path(model_dir).expanduser() if model_dir else default_model_dir()
+    model_file = model_path / "model.keras"
+    model_id = str(model_path.absolute())
+    if model_file.is_file():
+        model_id += f"@{model_file.stat().st_mtime_ns}"
+    progress = _Progress() if not quiet and sys.stderr.isatty() else None
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        result = score_file(
+            lambda: Predictor.load(model_path), input_path, output_path,
+            text_column=text_column, input_format=input_format, output_format=output_format,
+            probabilities=probabilities, overwrite_columns=overwrite_columns,
+            batch_size=batch_size, chunk_size=chunk_size, resume=resume, model_id=model_id,
+            progress=progress)
+    except KeyboardInterrupt as interrupt:
+        if progress:
+            progress.close()
+        what = "terminated" if isinstance(interrupt, _Terminated) else "interrupted"
+        if not to_stdout and state_paths(output_path)["state"].exists():
+            click.echo(f"{what}; {output_path} was not written. Run the same command with "
+                       "--resume to continue from the last completed chunk.", err=True)
+        else:
+            click.echo(f"{what}; nothing was written to the output path.", err=True)
+        raise click.exceptions.Exit(130 if what == "interrupted" else 143) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if progress:
+        progress.close()
+    if not quiet:
+        rate = (result.rows - result.resumed_from) / max(result.seconds, 1e-9)
+        resumed = (f" (resumed after {result.resumed_from:,})" if result.resumed_from else "")
+        click.echo(f"scored {result.rows:,} rows{resumed}, {result.errors:,} with errors, "
+                   f"{rate:,.0f} rows/s -> {result.output or 'standard output'} "
+                   f"({result.output_format})", err=True)
+
+
+__all__ = ["score", "CliError"]
