@@ -1,0 +1,540 @@
+"""Reading numeric time series and splitting them for forecasting.
+
+* :func:`read_series_csv` reads a CSV/TSV file with a timestamp column into a
+  :class:`TimeSeries` (``(time, columns) float32``, ``NaN`` for missing cells), naming the file,
+  column and line of any cell that is not a number.
+* :func:`load_etth1` reads ETTh1 (Zhou et al., "Informer", AAAI 2021) from
+  ``$SENTIMENT_DATA_DIR/ett/ETTh1.csv``, else from the Hugging Face hub.
+* :func:`split_series` cuts the standard chronological splits: ETTh1's 12/4/4 months
+  (8,640 / 2,880 / 2,880 hourly rows), or 70/10/20 for any other series; each later split
+  starts ``lookback`` rows earlier so that its first window has a full history, as in the
+  Informer code base (``Dataset_ETT_hour``, ``Dataset_Custom``).
+* :class:`Normalizer`: z-normalization with the statistics of the training split only.
+* :func:`resample_scores` turns a scored text file into a regular sentiment index (mean score
+  and row count per period).
+
+Pure Python and numpy: no TensorFlow import.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import DataError
+from ..paths import DATA_DIR_ENV, data_dir
+
+#: The columns of ETTh1 besides ``date``, in file order; ``OT`` (oil temperature) is the
+#: univariate target of the benchmark.
+ETTH1_COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
+#: Hub data set holding an unmodified copy of ``ETTh1.csv``, used when no local copy exists.
+ETTH1_HUB_FILE = "hf://datasets/pkr7098/etth1/ETTh1.csv"
+#: ETTh1 split borders in rows (Zhou et al., 2021): 12 months train, 4 validation, 4 test.
+ETTH1_BORDERS = (12 * 30 * 24, 12 * 30 * 24 + 4 * 30 * 24, 12 * 30 * 24 + 8 * 30 * 24)
+
+_MISSING = {"", "na", "nan", "null", "none", "n/a", "-nan"}
+_RULE = re.compile(r"^\s*(\d+)?\s*(s|sec|min|t|h|d|w)\s*$", re.IGNORECASE)
+_RULE_SECONDS = {"s": 1, "sec": 1, "min": 60, "t": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """A regular multivariate time series.
+
+    Attributes:
+        values: ``(time, columns) float32``; ``NaN`` marks a missing observation.
+        columns: the column names, aligned with the last axis of ``values``.
+        timestamps: ``(time,) datetime64[s]``, strictly increasing, or ``None`` when the series
+            has no time axis (then no calendar features and no forecast timestamps).
+        source: where the rows came from (a path, ``etth1``), for error messages.
+    """
+
+    values: np.ndarray
+    columns: tuple[str, ...]
+    timestamps: np.ndarray | None = None
+    source: str = "<memory>"
+
+    def __post_init__(self):
+        values = np.asarray(self.values, dtype=np.float32)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2:
+            raise DataError(f"{self.source}: values must be (time, columns); got shape "
+                            f"{values.shape}")
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "columns", tuple(str(c) for c in self.columns))
+        if len(self.columns) != values.shape[1]:
+            raise DataError(f"{self.source}: {len(self.columns)} column names for "
+                            f"{values.shape[1]} columns")
+        if len(set(self.columns)) != len(self.columns):
+            raise DataError(f"{self.source}: duplicate column names in {list(self.columns)}")
+        if self.timestamps is not None:
+            stamps = np.asarray(self.timestamps).astype("datetime64[s]")
+            if stamps.shape != (values.shape[0],):
+                raise DataError(f"{self.source}: {stamps.shape[0]} timestamps for "
+                                f"{values.shape[0]} rows")
+            steps = np.diff(stamps).astype(np.int64)
+            if steps.size and steps.min() <= 0:
+                row = int(np.argmin(steps > 0)) + 1
+                raise DataError(f"{self.source}: timestamps must be strictly increasing; row "
+                                f"{row} ({stamps[row]}) does not come after row {row - 1} "
+                                f"({stamps[row - 1]})")
+            object.__setattr__(self, "timestamps", stamps)
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    def column_indices(self, names: Iterable[str]) -> list[int]:
+        """Positions of ``names`` among :attr:`columns`.
+
+        Raises:
+            DataError: naming the first column the series lacks.
+        """
+        index = {name: i for i, name in enumerate(self.columns)}
+        result = []
+        for name in names:
+            if name not in index:
+                raise DataError(f"{self.source}: no column {name!r}; columns are "
+                                f"{', '.join(self.columns)}")
+            result.append(index[name])
+        return result
+
+    def select(self, names: Sequence[str]) -> "TimeSeries":
+        """The series restricted to ``names``, in that order."""
+        return TimeSeries(self.values[:, self.column_indices(names)], tuple(names),
+                          self.timestamps, self.source)
+
+    def slice(self, start: int, stop: int) -> "TimeSeries":
+        """Rows ``start:stop``."""
+        return TimeSeries(self.values[start:stop], self.columns,
+                          None if self.timestamps is None else self.timestamps[start:stop],
+                          self.source)
+
+    def frequency(self) -> int | None:
+        """The sampling interval in seconds (the most common step), or ``None`` without
+        timestamps or with fewer than two rows."""
+        return infer_frequency(self.timestamps) if self.timestamps is not None else None
+
+
+@dataclass(frozen=True)
+class SeriesSplits:
+    """Chronological train / validation / test parts of one series.
+
+    ``validation`` and ``test`` begin ``lookback`` rows before their first target row, so their
+    first window's history is the end of the previous split (targets never overlap).
+    ``borders`` gives each part's ``(start, stop)`` rows in the full series.
+    """
+
+    train: TimeSeries
+    validation: TimeSeries
+    test: TimeSeries
+    borders: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+
+
+def infer_frequency(timestamps: np.ndarray | None) -> int | None:
+    """The most common step of ``timestamps`` ``(time,) datetime64`` in seconds, or ``None``."""
+    if timestamps is None or len(timestamps) < 2:
+        return None
+    steps = np.diff(np.asarray(timestamps).astype("datetime64[s]")).astype(np.int64)
+    values, counts = np.unique(steps, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def parse_number(cell: Any) -> float:
+    """A cell as float; empty/NA/NaN/null cells become ``NaN``.
+
+    Raises:
+        ValueError: when the cell is not a number.
+    """
+    if cell is None:
+        return math.nan
+    if isinstance(cell, (int, float, np.number)) and not isinstance(cell, bool):
+        return float(cell)
+    text = str(cell).strip()
+    if text.lower() in _MISSING:
+        return math.nan
+    return float(text)
+
+
+def parse_timestamp(cell: Any) -> np.datetime64:
+    """An ISO 8601 date or date-time (``2016-07-01``, ``2016-07-01 00:00:00``,
+    ``2016-07-01T00:00:00Z``) as ``datetime64[s]``; offsets are converted to UTC.
+
+    Raises:
+        ValueError: when the cell is not such a timestamp.
+    """
+    if isinstance(cell, np.datetime64):
+        return cell.astype("datetime64[s]")
+    if isinstance(cell, datetime):
+        value = cell
+    else:
+        text = str(cell).strip()
+        if not text:
+            raise ValueError("empty timestamp")
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        value = datetime.fromisoformat(text)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return np.datetime64(value.replace(microsecond=0), "s")
+
+
+def _read_table(path: Path) -> tuple[list[str], list[dict[str, Any]], int]:
+    """Header and rows of a CSV, TSV or JSON Lines file; the int is the line number of the
+    first data row (2 for delimited files with a header, 1 for JSON Lines)."""
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a data file")
+    try:
+        if suffix in (".jsonl", ".json"):
+            rows = []
+            with path.open(encoding="utf-8-sig") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        try:
+                            rows.append(json.loads(line))
+                        except json.JSONDecodeError as error:
+                            raise DataError(f"{path}: line {number} is not JSON ({error})") \
+                                from None
+            header = list(rows[0]) if rows else []
+            return header, rows, 1
+        if suffix not in (".csv", ".tsv", ".txt"):
+            raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv, "
+                            ".tsv or .jsonl")
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text ({error})") from None
+    except csv.Error as error:
+        raise DataError(f"{path}: malformed CSV ({error})") from None
+    return header, rows, 2
+
+
+def _numeric_column(path: Any, name: str, cells: Sequence[Any], first_line: int) -> np.ndarray:
+    out = np.empty(len(cells), dtype=np.float32)
+    for i, cell in enumerate(cells):
+        try:
+            out[i] = parse_number(cell)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: column {name!r} is not numeric: line {i + first_line} "
+                            f"holds {str(cell)!r:.40}") from None
+    return out
+
+
+def _is_numeric(cells: Sequence[Any]) -> bool:
+    seen = False
+    for cell in cells:
+        try:
+            value = parse_number(cell)
+        except (TypeError, ValueError):
+            return False
+        seen = seen or not math.isnan(value)
+    return seen
+
+
+def series_from_columns(data: Mapping[str, Sequence[Any]], date_column: str | None,
+                        columns: Sequence[str] | None = None, source: str = "<memory>",
+                        first_line: int = 2) -> TimeSeries:
+    """Build a :class:`TimeSeries` from column lists (cells as strings or numbers).
+
+    Args:
+        data: column name -> cells, all the same length.
+        date_column: the timestamp column, or ``None`` for a series without time axis.
+        columns: numeric columns to keep; ``None`` keeps every column (besides the date column)
+            whose cells all parse as numbers.
+        source: file name for error messages.
+        first_line: file line number of the first cell, for error messages.
+
+    Raises:
+        DataError: for a missing column, a non-numeric cell or an unparseable timestamp
+            (naming the file, column and line), or no rows.
+    """
+    available = list(data)
+    if date_column is not None and date_column not in data:
+        raise DataError(f"{source}: no date column {date_column!r}; columns are "
+                        f"{', '.join(available)} (pass --date-column)")
+    if columns is None:
+        columns = [name for name in available if name != date_column
+                   and _is_numeric(data[name])]
+        if not columns:
+            raise DataError(f"{source}: no numeric column besides {date_column!r}")
+    for name in columns:
+        if name not in data:
+            raise DataError(f"{source}: no column {name!r}; columns are {', '.join(available)}")
+    length = len(data[available[0]]) if available else 0
+    if length == 0:
+        raise DataError(f"{source}: no data rows")
+    values = np.stack([_numeric_column(source, name, data[name], first_line)
+                       for name in columns], axis=1)
+    timestamps = None
+    if date_column is not None:
+        stamps = []
+        for i, cell in enumerate(data[date_column]):
+            try:
+                stamps.append(parse_timestamp(cell))
+            except (TypeError, ValueError):
+                raise DataError(f"{source}: column {date_column!r} line {i + first_line}: "
+                                f"{str(cell)!r:.40} is not an ISO 8601 date or time") from None
+        timestamps = np.array(stamps, dtype="datetime64[s]")
+    return TimeSeries(values, tuple(columns), timestamps, str(source))
+
+
+def read_series_csv(path: str | Path, date_column: str | None = "date",
+                    columns: Sequence[str] | None = None) -> TimeSeries:
+    """Read a CSV (``,``), TSV (``\\t``) or JSON Lines file into a :class:`TimeSeries`.
+
+    Args:
+        path: the file; one row per time step, in increasing time order.
+        date_column: the timestamp column (ISO 8601), or ``None``.
+        columns: numeric columns to read; ``None`` reads every numeric column.
+
+    Returns:
+        The series, values ``(time, columns) float32`` in file units, ``NaN`` for empty or
+        ``NA``/``NaN``/``null`` cells.
+
+    Raises:
+        DataError: missing or unreadable file, missing column, non-numeric cell,
+            unparseable or non-increasing timestamp (naming the file, column and line).
+    """
+    path = Path(path).expanduser()
+    header, rows, first_line = _read_table(path)
+    data = {name: [row.get(name) for row in rows] for name in header}
+    series = series_from_columns(data, date_column, columns, source=str(path),
+                                 first_line=first_line)
+    return series
+
+
+def load_etth1(columns: Sequence[str] | None = None) -> TimeSeries:
+    """ETTh1, hourly, 17,420 rows from 2016-07-01 00:00 (Zhou et al., AAAI 2021).
+
+    Reads ``$SENTIMENT_DATA_DIR/ett/ETTh1.csv`` when present, else the copy on the Hugging
+    Face hub (:data:`ETTH1_HUB_FILE`) through ``datasets.load_dataset``.
+
+    Args:
+        columns: columns to keep (default all seven, :data:`ETTH1_COLUMNS`).
+
+    Raises:
+        DataError: when neither the local file nor the hub can be read.
+    """
+    columns = list(columns) if columns else list(ETTH1_COLUMNS)
+    root = data_dir()
+    if root is not None and (root / "ett" / "ETTh1.csv").is_file():
+        series = read_series_csv(root / "ett" / "ETTh1.csv", "date", columns)
+        return TimeSeries(series.values, series.columns, series.timestamps, "etth1")
+    try:
+        import datasets
+
+        table = datasets.load_dataset("csv", data_files=ETTH1_HUB_FILE, split="train")
+        data = table.to_dict()
+    except Exception as error:  # noqa: BLE001  any network or hub failure
+        where = (f"{root / 'ett' / 'ETTh1.csv'} does not exist" if root is not None
+                 else f"${DATA_DIR_ENV} is not set")
+        raise DataError(f"cannot load ETTh1: {where}, and the Hugging Face hub copy "
+                        f"{ETTH1_HUB_FILE} failed ({type(error).__name__}: "
+                        f"{str(error)[:200]}); set {DATA_DIR_ENV} to a directory holding "
+                        "ett/ETTh1.csv") from None
+    return series_from_columns(data, "date", columns, source="etth1")
+
+
+def split_series(series: TimeSeries, lookback: int, horizon: int,
+                 scheme: str = "ratio") -> SeriesSplits:
+    """Chronological train / validation / test splits.
+
+    Args:
+        series: the full series.
+        lookback: input window length in rows; later splits start this many rows earlier.
+        horizon: forecast length in rows; each split must hold at least one full window.
+        scheme: ``etth1``: rows ``[0, 8640)``, ``[8640 - L, 11520)``, ``[11520 - L, 14400)``
+            (12/4/4 months of 30 days; rows after 14,400 are unused, as in Zhou et al. 2021);
+            ``ratio``: 70 % / 10 % / 20 % of the rows (Informer's ``Dataset_Custom``).
+
+    Raises:
+        DataError: when the series is too short for one window per split.
+        ConfigError: for an unknown scheme.
+    """
+    n = len(series)
+    if scheme == "etth1":
+        a, b, c = ETTH1_BORDERS
+        if n < c:
+            raise DataError(f"{series.source}: the ETTh1 split needs {c} rows; the series has "
+                            f"{n}")
+    elif scheme == "ratio":
+        a = int(n * 0.7)
+        c = n
+        b = n - int(n * 0.2)
+    else:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"split must be etth1 or ratio; received {scheme!r}")
+    need = lookback + horizon
+    if a < need or b - a < horizon or c - b < horizon:
+        minimum = max(math.ceil(need / 0.7), math.ceil(horizon / 0.1) + 1,
+                      math.ceil(horizon / 0.2)) if scheme == "ratio" else None
+        raise DataError(
+            f"{series.source}: series too short: {n} rows give train/validation/test parts of "
+            f"{a}/{b - a}/{c - b} rows, but lookback {lookback} + horizon {horizon} needs "
+            f"{need} training rows and {horizon} rows in each later part"
+            + (f" (about {minimum} rows in all)" if minimum else ""))
+    borders = ((0, a), (a - lookback, b), (b - lookback, c))
+    return SeriesSplits(*(series.slice(s, e) for s, e in borders), borders=borders)
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Per-column z-normalization ``(x - mean) / std`` with training statistics.
+
+    Attributes:
+        mean: per-column mean in file units, ``(columns,)``.
+        std: per-column standard deviation (population, ``ddof=0``) in file units; a constant
+            column gets 1 so it is only centred.
+    """
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, series: TimeSeries) -> "Normalizer":
+        """Statistics of ``series`` (normally the training split), ignoring ``NaN``.
+
+        Raises:
+            DataError: when a column has no observed value.
+        """
+        values = series.values.astype(np.float64)
+        observed = ~np.isnan(values)
+        for j, name in enumerate(series.columns):
+            if not observed[:, j].any():
+                raise DataError(f"{series.source}: column {name!r} has no observed value in "
+                                "the training split")
+        mean = np.nanmean(values, axis=0)
+        std = np.nanstd(values, axis=0)
+        std = np.where(std > 1e-8, std, 1.0)
+        return cls(tuple(float(x) for x in mean), tuple(float(x) for x in std))
+
+    def normalize(self, values: np.ndarray, indices: Sequence[int] | None = None) -> np.ndarray:
+        """``(..., columns) float32`` in file units -> z-scores (``NaN`` stays ``NaN``).
+        ``indices`` selects the statistics of a subset of columns."""
+        mean, std = self._stats(indices)
+        return ((np.asarray(values, dtype=np.float64) - mean) / std).astype(np.float32)
+
+    def denormalize(self, values: np.ndarray, indices: Sequence[int] | None = None) -> np.ndarray:
+        """Inverse of :meth:`normalize`: z-scores -> file units, ``float32``."""
+        mean, std = self._stats(indices)
+        return (np.asarray(values, dtype=np.float64) * std + mean).astype(np.float32)
+
+    def _stats(self, indices):
+        mean, std = np.asarray(self.mean), np.asarray(self.std)
+        if indices is not None:
+            mean, std = mean[list(indices)], std[list(indices)]
+        return mean, std
+
+
+def parse_rule(rule: str) -> int:
+    """A resampling period such as ``1D``, ``6H``, ``15min``, ``1W`` in seconds.
+
+    Raises:
+        DataError: for anything else.
+    """
+    match = _RULE.match(str(rule))
+    if not match:
+        raise DataError(f"resample period {rule!r} is not understood; use e.g. 1D, 6H, 15min, "
+                        "1W, 30s")
+    count = int(match.group(1) or 1)
+    if count < 1:
+        raise DataError(f"resample period {rule!r} must be positive")
+    return count * _RULE_SECONDS[match.group(2).lower()]
+
+
+def resample_scores(path: str | Path, date_column: str, score_column: str = "score",
+                    rule: str = "1D") -> TimeSeries:
+    """Aggregate a scored text file into a regular sentiment index.
+
+    Rows are binned into periods of ``rule`` (aligned to 1970-01-01 00:00 UTC; weeks start on
+    Monday); each period gets the mean of ``score_column`` and the number of rows. Periods
+    without rows have ``NaN`` mean (masked by the forecaster) and count 0.
+
+    Args:
+        path: CSV, TSV or JSON Lines file with a timestamp column and a numeric score column
+            (for example the output of ``sentiment score``); rows in any order.
+        date_column: the timestamp column (ISO 8601).
+        score_column: the numeric column to average.
+        rule: the period, e.g. ``1D``, ``6H``, ``1W``.
+
+    Returns:
+        A :class:`TimeSeries` with columns ``(score_column, "count")``, timestamps at the
+        start of each period.
+
+    Raises:
+        DataError: missing file or column, non-numeric score, bad timestamp (naming the line).
+    """
+    step = parse_rule(rule)
+    path = Path(path).expanduser()
+    header, rows, first_line = _read_table(path)
+    for name in (date_column, score_column):
+        if name not in header:
+            raise DataError(f"{path}: no column {name!r}; columns are {', '.join(header)}")
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    scores = _numeric_column(path, score_column, [r.get(score_column) for r in rows],
+                             first_line).astype(np.float64)
+    stamps = np.empty(len(rows), dtype=np.int64)
+    for i, row in enumerate(rows):
+        try:
+            stamps[i] = parse_timestamp(row.get(date_column)).astype(np.int64)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: column {date_column!r} line {i + first_line}: "
+                            f"{str(row.get(date_column))!r:.40} is not an ISO 8601 date or "
+                            "time") from None
+    origin = 4 * 86400 if step % (7 * 86400) == 0 else 0  # 1970-01-05 was a Monday
+    bins = (stamps - origin) // step
+    first, last = int(bins.min()), int(bins.max())
+    offsets = bins - first
+    size = last - first + 1
+    counts = np.bincount(offsets, minlength=size).astype(np.float64)
+    observed = ~np.isnan(scores)
+    sums = np.bincount(offsets[observed], weights=scores[observed], minlength=size)
+    n_scored = np.bincount(offsets[observed], minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(n_scored > 0, sums / np.maximum(n_scored, 1), np.nan)
+    timestamps = (origin + (first + np.arange(size)) * step).astype("datetime64[s]")
+    return TimeSeries(np.stack([means, counts], axis=1), (score_column, "count"), timestamps,
+                      f"{path} resampled {rule}")
+
+
+def fill_gaps(series: TimeSeries, frequency: int | None = None) -> tuple[TimeSeries, int]:
+    """Insert ``NaN`` rows where timestamps skip whole steps, so the series is regular.
+
+    Args:
+        series: a series with timestamps (returned unchanged without).
+        frequency: the step in seconds (default: the most common step).
+
+    Returns:
+        The regular series and the number of rows inserted. When some step is not a whole
+        multiple of ``frequency`` (e.g. calendar months), the series is returned unchanged.
+    """
+    if series.timestamps is None or len(series) < 2:
+        return series, 0
+    frequency = frequency or infer_frequency(series.timestamps)
+    offsets = (series.timestamps - series.timestamps[0]).astype(np.int64)
+    if frequency is None or np.any(offsets % frequency):
+        return series, 0
+    positions = offsets // frequency
+    size = int(positions[-1]) + 1
+    if size == len(series):
+        return series, 0
+    values = np.full((size, series.values.shape[1]), np.nan, np.float32)
+    values[positions] = series.values
+    stamps = series.timestamps[0] + np.arange(size, dtype=np.int64) * np.timedelta64(
+        int(frequency), "s")
+    return TimeSeries(values, series.columns, stamps, series.source), size - len(series)
