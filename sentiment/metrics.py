@@ -100,3 +100,98 @@ def classification_report(y_true: Sequence[int], probabilities: np.ndarray,
         "confusion_matrix": matrix.tolist(),
     }
     return report
+
+
+def log_loss(y_true: Sequence[int], probabilities: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean negative log-likelihood of the true classes, in nats:
+    ``-mean(log(clip(p[i, y_true[i]], eps, 1)))``.
+
+    Args:
+        y_true: ``(n,)`` int class indices.
+        probabilities: ``(n, num_classes)`` float class probabilities (rows summing to 1).
+        eps: floor of a probability before the log, so a confident error costs
+            ``-log(eps)`` (about 16.1 for ``1e-7``) instead of infinity.
+
+    Raises:
+        ValueError: when there are no rows.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if y_true.size == 0:
+        raise ValueError("log_loss needs at least one row")
+    true_probabilities = probabilities[np.arange(y_true.size), y_true]
+    return float(-np.log(np.clip(true_probabilities, eps, 1.0)).mean())
+
+
+def calibration_bins(y_true: Sequence[int], probabilities: np.ndarray, bins: int = 10) -> dict:
+    """Reliability-diagram statistics of the top-class confidence in ``bins`` equal-width bins.
+
+    The confidence of a row is its largest probability; row ``i`` falls in bin
+    ``min(floor(confidence * bins), bins - 1)``, i.e. bin ``b`` covers ``[b/bins, (b+1)/bins)``
+    and the last bin includes 1.
+
+    Returns:
+        ``{"edges": (bins + 1,), "count": (bins,) int64, "confidence": (bins,) mean confidence,
+        "accuracy": (bins,) share of correct predictions}`` as numpy arrays; ``confidence`` and
+        ``accuracy`` are NaN for empty bins.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    confidence = probabilities.max(axis=1) if probabilities.size else np.zeros(0)
+    correct = probabilities.argmax(axis=1) == y_true if probabilities.size else np.zeros(0, bool)
+    index = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    count = np.bincount(index, minlength=bins).astype(np.int64)
+    total_confidence = np.bincount(index, weights=confidence, minlength=bins)
+    total_correct = np.bincount(index, weights=correct.astype(np.float64), minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.where(count > 0, total_confidence / count, np.nan)
+        accuracy = np.where(count > 0, total_correct / count, np.nan)
+    return {"edges": np.linspace(0.0, 1.0, bins + 1), "count": count,
+            "confidence": mean_confidence, "accuracy": accuracy}
+
+
+def expected_calibration_error(y_true: Sequence[int], probabilities: np.ndarray,
+                               bins: int = 10) -> float:
+    """Expected calibration error (Guo et al., 2017, "On Calibration of Modern Neural
+    Networks"): ``sum_b (n_b / n) * |accuracy_b - confidence_b|`` over the equal-width bins of
+    :func:`calibration_bins`. 0 is perfectly calibrated; the value is a probability gap.
+
+    Raises:
+        ValueError: when there are no rows.
+    """
+    stats = calibration_bins(y_true, probabilities, bins)
+    count = stats["count"]
+    if count.sum() == 0:
+        raise ValueError("expected_calibration_error needs at least one row")
+    filled = count > 0
+    gaps = np.abs(stats["accuracy"][filled] - stats["confidence"][filled])
+    return float((count[filled] * gaps).sum() / count.sum())
+
+
+def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray]:
+    """ROC curve points for binary labels ``(n,)`` and scores ``(n,)``.
+
+    Each distinct score, from the highest down, is a threshold (predict positive when
+    ``score >= threshold``); the curve starts at ``(0, 0)`` with threshold ``+inf``.
+
+    Returns:
+        ``(fpr, tpr, thresholds)``, float64 arrays of equal length ``distinct scores + 1``.
+        Rates are NaN when one class is absent.
+    """
+    y_true = np.asarray(y_true).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_true = scores[order], y_true[order]
+    last_of_run = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1] \
+        if sorted_scores.size else np.zeros(0, np.int64)
+    true_positives = np.cumsum(sorted_true)[last_of_run]
+    false_positives = (last_of_run + 1) - true_positives
+    positives, negatives = int(y_true.sum()), int((~y_true).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = np.r_[0.0, true_positives / positives] if positives else \
+            np.full(last_of_run.size + 1, np.nan)
+        fpr = np.r_[0.0, false_positives / negatives] if negatives else \
+            np.full(last_of_run.size + 1, np.nan)
+    thresholds = np.r_[np.inf, sorted_scores[last_of_run]]
+    return fpr, tpr, thresholds

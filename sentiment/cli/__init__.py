@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..config import ClassifierConfig, TrainingConfig
 from .options import (
     CliError,
     batch_size_option,
@@ -29,6 +30,8 @@ POOLINGS = ("last", "mean", "max")
 TOKENIZERS = ("unicode_script", "whitespace")
 TRUNCATIONS = ("head", "head_tail")
 NAMED_DATASETS = ("imdb", "sst2")
+#: Defaults of every train option come from the configuration dataclasses (defined once).
+MODEL, TRAINING = ClassifierConfig(), TrainingConfig()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,40 +57,47 @@ def main():
               help="Test file, evaluated after training.")
 @text_column_option
 @label_column_option
-@click.option("--arch", type=click.Choice(ARCHITECTURES), default="bigru", show_default=True)
-@click.option("--embedding-dim", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--units", type=click.IntRange(min=1), default=64, show_default=True,
+@click.option("--arch", type=click.Choice(ARCHITECTURES), default=MODEL.arch, show_default=True)
+@click.option("--embedding-dim", type=click.IntRange(min=1), default=MODEL.embedding_dim,
+              show_default=True)
+@click.option("--units", type=click.IntRange(min=1), default=MODEL.units, show_default=True,
               help="Recurrent units per direction.")
-@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--layers", type=click.IntRange(min=1), default=MODEL.layers, show_default=True,
               help="Stacked recurrent layers.")
-@click.option("--pooling", type=click.Choice(POOLINGS), default="max", show_default=True,
+@click.option("--pooling", type=click.Choice(POOLINGS), default=MODEL.pooling, show_default=True,
               help="Pooling over time (respects the mask).")
-@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.3,
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=MODEL.dropout,
               show_default=True)
-@click.option("--max-length", type=click.IntRange(min=1), default=400, show_default=True,
+@click.option("--max-length", type=click.IntRange(min=1), default=MODEL.max_length,
+              show_default=True,
               help="Truncate texts to this many tokens.")
-@click.option("--truncation", type=click.Choice(TRUNCATIONS), default="head", show_default=True,
+@click.option("--truncation", type=click.Choice(TRUNCATIONS), default=MODEL.truncation,
+              show_default=True,
               help="Keep the first tokens, or the first quarter and the last three quarters.")
-@click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="unicode_script",
+@click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=MODEL.tokenizer,
               show_default=True)
-@click.option("--vocab-size", type=click.IntRange(min=3), default=30000, show_default=True,
+@click.option("--vocab-size", type=click.IntRange(min=3), default=MODEL.vocab_size,
+              show_default=True,
               help="Maximum vocabulary size, padding and OOV token included.")
-@click.option("--min-frequency", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--min-frequency", type=click.IntRange(min=1), default=MODEL.min_frequency,
+              show_default=True,
               help="Minimum count of a token in the training split to enter the vocabulary.")
-@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=TRAINING.epochs, show_default=True)
 @batch_size_option
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-3,
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
+              default=TRAINING.learning_rate,
               show_default=True)
 @click.option("--validation-fraction", type=click.FloatRange(0.0, 1.0, min_open=True,
-              max_open=True), default=0.1, show_default=True,
+              max_open=True), default=TRAINING.validation_fraction, show_default=True,
               help="Share of the training data held out when no validation file is given.")
-@click.option("--patience", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("--patience", type=click.IntRange(min=0), default=TRAINING.patience,
+              show_default=True,
               help="Epochs without improvement of validation loss before stopping.")
 @click.option("--bucketing/--no-bucketing", default=True, show_default=True,
               help="Batch texts of similar length together.")
 @click.option("--mixed-precision", is_flag=True,
               help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")
-@click.option("--seed", type=int, default=1337, show_default=True)
+@click.option("--seed", type=int, default=TRAINING.seed, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Use only the first N training examples (quick trials).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
@@ -105,7 +115,6 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     if not train_file and (validation_file or test_file):
         raise click.UsageError("--validation and --test need --train")
     quiet_tensorflow()
-    from ..config import ClassifierConfig, TrainingConfig
     from ..data import load_labelled_file, load_named_dataset
     from ..paths import default_model_dir
     from ..training import train_classifier
@@ -183,19 +192,36 @@ def predict(model_dir, as_json, batch_size, texts):
 @label_column_option
 @batch_size_option
 @json_option
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write metrics.json, confusion_matrix.png, roc.png, calibration.png "
+              "and errors.csv into this directory (needs matplotlib).")
 @translate_errors
-def evaluate(model_dir, dataset, test_file, text_column, label_column, batch_size, as_json):
+def evaluate(model_dir, dataset, test_file, text_column, label_column, batch_size, as_json,
+             report_dir):
     """Report accuracy, macro F1, ROC-AUC and the confusion matrix on labelled data."""
     if bool(dataset) == bool(test_file):
         raise click.UsageError("give exactly one of --dataset or --test")
+    if report_dir:
+        from ..reports import require_matplotlib
+
+        require_matplotlib()  # fail before the model loads
     predictor = _load_predictor(model_dir)
     from ..data import load_labelled_file, load_named_dataset
     from ..evaluation import evaluate_predictor, format_report
 
     data = (load_labelled_file(test_file, text_column, label_column) if test_file
             else load_named_dataset(dataset).test)
-    report = evaluate_predictor(predictor, data, batch_size=batch_size)
+    if report_dir:
+        from ..reports import evaluate_with_report
+
+        report = evaluate_with_report(predictor, data, report_dir, batch_size=batch_size)
+    else:
+        report = evaluate_predictor(predictor, data, batch_size=batch_size)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+    if report_dir and not as_json:
+        click.echo(f"\nlog loss   {report['log_loss']:.4f}\n"
+                   f"ECE        {report['expected_calibration_error']:.4f}\n"
+                   f"report written to {report_dir}")
 
 
 def _register_optional_commands() -> None:

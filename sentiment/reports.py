@@ -1,0 +1,270 @@
+"""Evaluation reports: ``sentiment evaluate --report DIR``.
+
+:func:`write_report` writes into one directory:
+
+* ``metrics.json``: accuracy, precision/recall/F1 per class and macro, ROC-AUC, log loss,
+  expected calibration error (10 bins), the confusion matrix and the reliability bins;
+* ``confusion_matrix.png``, ``roc.png`` and ``calibration.png`` (a reliability diagram),
+  drawn with matplotlib (the optional extra ``pip install 'sentiment[plot]'``);
+* ``errors.csv``: the misclassified rows with their scores, worst first (lowest probability
+  given to the true class first).
+
+matplotlib is imported only here, with the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+from .metrics import (
+    calibration_bins,
+    classification_report,
+    expected_calibration_error,
+    log_loss,
+    roc_auc,
+    roc_curve,
+)
+
+#: Bins of the reliability diagram and of the expected calibration error.
+CALIBRATION_BINS = 10
+REPORT_FILES = ("metrics.json", "confusion_matrix.png", "roc.png", "calibration.png",
+                "errors.csv")
+
+
+def require_matplotlib():
+    """``matplotlib.pyplot`` with the Agg backend.
+
+    Raises:
+        ConfigError: when matplotlib is not installed (the message says how to install it).
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConfigError("--report draws its plots with matplotlib, which is not installed; "
+                          "pip install 'sentiment[plot]' (or pip install matplotlib)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _json_number(value):
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
+                   labels: Sequence[str]) -> dict:
+    """Everything in ``metrics.json``: :func:`sentiment.metrics.classification_report` plus
+    ``log_loss`` (nats), ``expected_calibration_error`` (10 equal-width bins of the top-class
+    confidence), ``calibration`` (the bins) and, for more than two classes, one-vs-rest
+    ``roc_auc_per_class`` and their mean as ``roc_auc``.
+
+    Args:
+        y_true: ``(n,)`` int class indices into ``labels``.
+        probabilities: ``(n, len(labels))`` float class probabilities.
+        labels: class names.
+
+    Raises:
+        DataError: when there are no rows or the shapes disagree.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if y_true.size == 0:
+        raise DataError("no rows to evaluate")
+    if probabilities.shape != (y_true.size, len(labels)):
+        raise DataError(f"probabilities have shape {probabilities.shape}; expected "
+                        f"({y_true.size}, {len(labels)})")
+    report = classification_report(y_true, probabilities, labels)
+    report["log_loss"] = log_loss(y_true, probabilities)
+    report["expected_calibration_error"] = expected_calibration_error(
+        y_true, probabilities, CALIBRATION_BINS)
+    bins = calibration_bins(y_true, probabilities, CALIBRATION_BINS)
+    report["calibration"] = {
+        "bins": CALIBRATION_BINS,
+        "edges": bins["edges"].tolist(),
+        "count": bins["count"].tolist(),
+        "confidence": [_json_number(v) for v in bins["confidence"]],
+        "accuracy": [_json_number(v) for v in bins["accuracy"]],
+    }
+    if len(labels) > 2:
+        per_class = {label: roc_auc(y_true == k, probabilities[:, k])
+                     for k, label in enumerate(labels)}
+        report["roc_auc_per_class"] = per_class
+        defined = [v for v in per_class.values() if v is not None]
+        report["roc_auc"] = float(np.mean(defined)) if defined else None
+    return report
+
+
+def _plot_confusion(plt, matrix: np.ndarray, labels: Sequence[str], path: Path) -> None:
+    matrix = np.asarray(matrix)
+    size = max(4.0, 1.0 + 0.8 * len(labels))
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xticks(range(len(labels)), labels=labels, rotation=45 if len(labels) > 4 else 0)
+    axes.set_yticks(range(len(labels)), labels=labels)
+    axes.set_xlabel("predicted label")
+    axes.set_ylabel("true label")
+    axes.set_title("Confusion matrix")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    totals = matrix.sum(axis=1, keepdims=True)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            share = matrix[i, j] / totals[i, 0] if totals[i, 0] else 0.0
+            axes.text(j, i, f"{matrix[i, j]:,}\n{share:.1%}", ha="center", va="center",
+                      color="white" if matrix[i, j] > threshold else "black")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _plot_roc(plt, y_true: np.ndarray, probabilities: np.ndarray, labels: Sequence[str],
+              path: Path) -> None:
+    figure, axes = plt.subplots(figsize=(5.5, 5))
+    if len(labels) == 2:
+        curves = [(labels[1], y_true == 1, probabilities[:, 1])]
+    else:
+        curves = [(f"{label} vs rest", y_true == k, probabilities[:, k])
+                  for k, label in enumerate(labels)]
+    for name, positives, scores in curves:
+        fpr, tpr, _ = roc_curve(positives, scores)
+        auc = roc_auc(positives, scores)
+        if auc is None:
+            continue
+        axes.plot(fpr, tpr, lw=2, label=f"{name} (AUC {auc:.3f})")
+    axes.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.01)
+    axes.set_xlabel("false positive rate")
+    axes.set_ylabel("true positive rate")
+    axes.set_title("ROC curve" + (f" (positive class: {labels[1]})" if len(labels) == 2 else ""))
+    axes.legend(loc="lower right")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _plot_calibration(plt, metrics: dict, path: Path) -> None:
+    calibration = metrics["calibration"]
+    edges = np.asarray(calibration["edges"])
+    width = edges[1] - edges[0]
+    centers = edges[:-1] + width / 2
+    accuracy = np.array([np.nan if v is None else v for v in calibration["accuracy"]])
+    confidence = np.array([np.nan if v is None else v for v in calibration["confidence"]])
+    count = np.asarray(calibration["count"])
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True,
+                                         gridspec_kw={"height_ratios": [3, 1]})
+    filled = count > 0
+    top.bar(centers[filled], accuracy[filled], width=width * 0.9, color="tab:blue",
+            edgecolor="black", label="accuracy")
+    top.bar(centers[filled], confidence[filled] - accuracy[filled], bottom=accuracy[filled],
+            width=width * 0.9, color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//",
+            label="gap to confidence")
+    top.plot([0, 1], [0, 1], ls="--", color="grey", label="perfect calibration")
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.set_title(f"Reliability diagram (ECE {metrics['expected_calibration_error']:.3f})")
+    top.legend(loc="upper left")
+    top.grid(alpha=0.3)
+    bottom.bar(centers, count, width=width * 0.9, color="grey", edgecolor="black")
+    bottom.set_xlim(0, 1)
+    bottom.set_xlabel("confidence (probability of the predicted class)")
+    bottom.set_ylabel("rows")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _write_errors(path: Path, texts: Sequence[str], raw_labels: Sequence[str] | None,
+                  y_true: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]) -> int:
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != y_true)
+    true_probability = probabilities[np.arange(len(y_true)), y_true]
+    # worst first: least probability on the true class; ties keep file order
+    wrong = wrong[np.argsort(true_probability[wrong], kind="stable")]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "text", "label", "predicted_label", "predicted_score",
+                         "true_label_score", *(f"prob_{label}" for label in labels)])
+        for i in wrong.tolist():
+            writer.writerow([i + 1, texts[i],
+                             raw_labels[i] if raw_labels is not None else labels[y_true[i]],
+                             labels[predicted[i]], f"{probabilities[i, predicted[i]]:.6g}",
+                             f"{true_probability[i]:.6g}",
+                             *(f"{p:.6g}" for p in probabilities[i])])
+    return int(wrong.size)
+
+
+def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[int],
+                 probabilities: np.ndarray, labels: Sequence[str],
+                 raw_labels: Sequence[str] | None = None, source: str | None = None) -> dict:
+    """Write ``metrics.json``, the three PNGs and ``errors.csv`` into ``directory``.
+
+    Args:
+        directory: created if absent; existing report files are replaced.
+        texts: the ``n`` texts, for ``errors.csv``.
+        y_true: ``(n,)`` int true class indices into ``labels``.
+        probabilities: ``(n, len(labels))`` float class probabilities.
+        labels: class names, in column order.
+        raw_labels: the label values as in the data (``errors.csv`` column ``label``);
+            default the class names.
+        source: where the rows came from, recorded in ``metrics.json``.
+
+    Returns:
+        The metrics (as in ``metrics.json``).
+
+    Raises:
+        ConfigError: when matplotlib is missing (checked before anything is written).
+        DataError: when there are no rows.
+    """
+    plt = require_matplotlib()
+    directory = Path(directory).expanduser()
+    y_true = np.asarray(y_true, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    metrics = report_metrics(y_true, probabilities, labels)
+    if source is not None:
+        metrics["source"] = source
+    directory.mkdir(parents=True, exist_ok=True)
+    metrics["misclassified"] = _write_errors(directory / "errors.csv", texts, raw_labels, y_true,
+                                             probabilities, labels)
+    _plot_confusion(plt, np.asarray(metrics["confusion_matrix"]), labels,
+                    directory / "confusion_matrix.png")
+    _plot_roc(plt, y_true, probabilities, labels, directory / "roc.png")
+    _plot_calibration(plt, metrics, directory / "calibration.png")
+    with open(directory / "metrics.json", "w", encoding="utf-8") as handle:
+        json.dump(metrics, handle, indent=2)
+        handle.write("\n")
+    return metrics
+
+
+def evaluate_with_report(predictor, data, directory: str | Path, batch_size: int = 64) -> dict:
+    """Evaluate ``predictor`` on ``data`` (:class:`sentiment.data.LabelledTexts`) and write the
+    report files into ``directory`` (see :func:`write_report`).
+
+    Returns:
+        The metrics, a superset of :func:`sentiment.evaluation.evaluate_predictor`'s report.
+
+    Raises:
+        ConfigError: when matplotlib is missing (before the model runs).
+        DataError: when ``data`` is empty or holds a label the model does not know.
+    """
+    from .training import label_indices
+
+    require_matplotlib()
+    if len(data) == 0:
+        raise DataError(f"{data.source}: no rows to evaluate")
+    y_true = label_indices(data, predictor.config)
+    probabilities = predictor.predict_proba(data.texts, batch_size=batch_size)
+    return write_report(directory, data.texts, y_true, probabilities, predictor.labels,
+                        raw_labels=data.labels, source=data.source)

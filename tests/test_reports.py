@@ -1,0 +1,147 @@
+"""Evaluation reports (sentiment.reports) and the metrics they add (log loss, ECE, ROC curve)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import make_reviews
+from sentiment.cli import main
+from sentiment.errors import ConfigError
+from sentiment.metrics import (
+    calibration_bins,
+    expected_calibration_error,
+    log_loss,
+    roc_auc,
+    roc_curve,
+)
+from sentiment.reports import REPORT_FILES, report_metrics, write_report
+
+# four rows, two classes; P(class 1) per row. Predictions: 0, 0, 0, 1 -> row 3 is wrong.
+Y = np.array([0, 0, 1, 1])
+P1 = np.array([0.1, 0.4, 0.35, 0.8])
+PROBS = np.c_[1 - P1, P1]
+
+
+def test_log_loss_by_hand():
+    expected = -(math.log(0.9) + math.log(0.6) + math.log(0.35) + math.log(0.8)) / 4
+    assert log_loss(Y, PROBS) == pytest.approx(expected)
+    assert log_loss([0], [[0.0, 1.0]]) == pytest.approx(-math.log(1e-7))  # clipped, finite
+
+
+def test_expected_calibration_error_by_hand():
+    # confidences 0.9, 0.6, 0.65, 0.8 -> bins 9, 6, 6, 8 of ten
+    # bin 6: mean confidence 0.625, accuracy 1/2; bin 8: 0.8, 1; bin 9: 0.9, 1
+    expected = 2 / 4 * abs(0.5 - 0.625) + 1 / 4 * abs(1 - 0.8) + 1 / 4 * abs(1 - 0.9)
+    assert expected_calibration_error(Y, PROBS, bins=10) == pytest.approx(expected)
+    stats = calibration_bins(Y, PROBS, bins=10)
+    assert stats["count"].tolist() == [0, 0, 0, 0, 0, 0, 2, 0, 1, 1]
+    assert stats["accuracy"][6] == 0.5 and math.isnan(stats["accuracy"][0])
+    # a perfectly calibrated case: confidence 1 and always right
+    assert expected_calibration_error([0, 1], [[1.0, 0.0], [0.0, 1.0]]) == 0.0
+
+
+def test_roc_curve_points_by_hand_and_area_matches_roc_auc():
+    fpr, tpr, thresholds = roc_curve(Y == 1, P1)
+    # thresholds 0.8, 0.4, 0.35, 0.1: positives above each
+    assert fpr.tolist() == [0.0, 0.0, 0.5, 0.5, 1.0]
+    assert tpr.tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
+    assert thresholds.tolist() == [math.inf, 0.8, 0.4, 0.35, 0.1]
+    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    assert area == pytest.approx(roc_auc(Y, P1)) == pytest.approx(0.75)
+    # tied scores make one point
+    fpr, tpr, _ = roc_curve([0, 1, 1], [0.5, 0.5, 0.9])
+    assert fpr.tolist() == [0.0, 0.0, 1.0] and tpr.tolist() == [0.0, 0.5, 1.0]
+
+
+def test_report_metrics_by_hand():
+    metrics = report_metrics(Y, PROBS, ["neg", "pos"])
+    assert metrics["accuracy"] == 0.75
+    # neg: predicted 3 times, 2 right (precision 2/3), recall 2/2; pos: precision 1/1, recall 1/2
+    assert metrics["per_class"]["neg"]["precision"] == pytest.approx(2 / 3)
+    assert metrics["per_class"]["neg"]["recall"] == 1.0
+    assert metrics["per_class"]["pos"]["recall"] == 0.5
+    f1_neg, f1_pos = 2 * (2 / 3) / (2 / 3 + 1), 2 * 0.5 / 1.5
+    assert metrics["macro_f1"] == pytest.approx((f1_neg + f1_pos) / 2)
+    assert metrics["roc_auc"] == 0.75
+    assert metrics["log_loss"] == pytest.approx(log_loss(Y, PROBS))
+    assert metrics["confusion_matrix"] == [[2, 0], [1, 1]]
+    json.dumps(metrics, allow_nan=False)  # plain JSON, no NaN
+
+
+def test_report_metrics_three_classes_one_vs_rest_auc():
+    y = np.array([0, 1, 2, 2])
+    probs = np.array([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.5, 0.1, 0.4]])
+    metrics = report_metrics(y, probs, ["a", "b", "c"])
+    assert metrics["roc_auc_per_class"] == {"a": pytest.approx(1.0), "b": 1.0, "c": 1.0}
+    assert metrics["roc_auc"] == pytest.approx(1.0)
+
+
+def test_write_report_files_and_errors_worst_first(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    texts = ["a", "b", "c", "d", "e"]
+    y = np.array([0, 0, 1, 1, 0])
+    p1 = np.array([0.2, 0.7, 0.45, 0.9, 0.95])  # rows 2, 3 and 5 are wrong
+    write_report(tmp_path / "report", texts, y, np.c_[1 - p1, p1], ["neg", "pos"],
+                 raw_labels=["0", "0", "1", "1", "0"], source="hand")
+    directory = tmp_path / "report"
+    assert sorted(p.name for p in directory.iterdir()) == sorted(REPORT_FILES)
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(2 / 5) and metrics["misclassified"] == 3
+    assert metrics["source"] == "hand"
+    for name in ("confusion_matrix.png", "roc.png", "calibration.png"):
+        image = imread(directory / name)
+        assert image.shape[0] >= 400 and image.shape[1] >= 400
+        assert image[..., :3].std() > 0.05  # not a blank canvas
+    with open(directory / "errors.csv", newline="") as handle:
+        errors = list(csv.DictReader(handle))
+    # worst first: the true class got 0.05 (row 5), 0.3 (row 2), 0.45 (row 3)
+    assert [row["row"] for row in errors] == ["5", "2", "3"]
+    assert [row["text"] for row in errors] == ["e", "b", "c"]
+    assert [row["label"] for row in errors] == ["0", "0", "1"]
+    assert [row["predicted_label"] for row in errors] == ["pos", "pos", "neg"]
+    assert [float(row["true_label_score"]) for row in errors] == pytest.approx([0.05, 0.3, 0.45])
+    assert float(errors[0]["prob_pos"]) == pytest.approx(0.95)
+
+
+def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ConfigError, match=r"pip install 'sentiment\[plot\]'"):
+        write_report(tmp_path / "r", ["a"], [0], [[0.9, 0.1]], ["neg", "pos"])
+    assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_cli_report(tmp_path, tiny_model_dir, tiny_predictor):
+    pytest.importorskip("matplotlib")
+    texts, labels = make_reviews(60, seed=11)
+    texts[0], labels[0] = "awful dull terrible tedious", "pos"  # a sure error
+    test_file = tmp_path / "test.csv"
+    with open(test_file, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels))
+    report_dir = tmp_path / "report"
+    result = CliRunner().invoke(main, ["evaluate", "--model", str(tiny_model_dir), "--test",
+                                       str(test_file), "--report", str(report_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"report written to {report_dir}" in result.output
+    assert sorted(p.name for p in report_dir.iterdir()) == sorted(REPORT_FILES)
+    metrics = json.loads((report_dir / "metrics.json").read_text())
+    probabilities = tiny_predictor.predict_proba(texts)
+    y = np.array([tiny_predictor.labels.index(label) for label in labels])
+    assert metrics["accuracy"] == pytest.approx(float((probabilities.argmax(1) == y).mean()))
+    assert metrics["log_loss"] == pytest.approx(log_loss(y, probabilities), rel=1e-4)
+    assert metrics["expected_calibration_error"] == pytest.approx(
+        expected_calibration_error(y, probabilities), abs=1e-5)
+    with open(report_dir / "errors.csv", newline="") as handle:
+        errors = list(csv.DictReader(handle))
+    assert len(errors) == metrics["misclassified"] == int((probabilities.argmax(1) != y).sum())
+    assert errors[0]["row"] == "1"  # the planted error is the most confident one
