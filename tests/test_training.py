@@ -87,3 +87,20 @@ def test_string_and_integer_labels_are_kept_by_name(tmp_path, tiny_data):
     assert predictor.labels == ("bad", "7", "great")
     assert predictor.predict_proba(["fun"]).shape == (1, 3)
     assert len(result.history["loss"]) == 1
+
+
+def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path, tiny_data):
+    import keras
+
+    from sentiment.predictor import Predictor
+
+    train, test = tiny_data
+    result = train_classifier(train.head(200), ClassifierConfig(units=4, embedding_dim=8),
+                              TrainingConfig(epochs=1, mixed_precision=True), tmp_path / "m",
+                              test=test.head(50), verbose=0)
+    assert result.config.mixed_precision == "mixed_bfloat16"
+    assert result.metrics["training"]["dtype_policy"] == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
+    probabilities = Predictor.load(tmp_path / "m").predict_proba(["fun", ""])
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)

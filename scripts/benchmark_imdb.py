@@ -1,0 +1,156 @@
+"""IMDB benchmark: the default `sentiment train` model against the plain Keras recipe.
+
+Trains the default classifier (the settings `sentiment train` uses with no options) on IMDB
+train (25,000 reviews, 10% carved out for validation), evaluates on IMDB test (25,000), and
+measures end-to-end prediction throughput (raw text -> label, the 25,000 test reviews through
+`Predictor.predict_proba`). In the same run it trains the plain recipe for comparison: Keras
+`TextVectorization` (same vocabulary size and max length, lower-case + punctuation stripping),
+every text padded to the max length, no bucketing, Embedding -> one LSTM(64) -> Dense(1),
+2 epochs, same batch size.
+
+    SENTIMENT_DATA_DIR=../shared/data python scripts/benchmark_imdb.py
+    python scripts/benchmark_imdb.py --limit 2000 --epochs 1   # a quick smoke run
+
+Prints a table and writes JSON with --json PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "SENTIMENT_DATA_DIR" not in os.environ:
+    os.environ["SENTIMENT_DATA_DIR"] = str(Path(__file__).resolve().parents[2] / "shared" / "data")
+
+import numpy as np  # noqa: E402
+
+
+def train_default(splits, epochs: int | None, output: Path) -> dict:
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.predictor import Predictor
+    from sentiment.training import train_classifier
+
+    training = TrainingConfig() if epochs is None else TrainingConfig(epochs=epochs)
+    config = ClassifierConfig()
+    started = time.perf_counter()
+    result = train_classifier(splits.train, config, training, output,
+                              label_names=splits.label_names, verbose=2)
+    wall = time.perf_counter() - started
+    predictor = Predictor.load(output)
+    test = splits.test
+    started = time.perf_counter()
+    probabilities = predictor.predict_proba(test.texts, batch_size=256)
+    predict_seconds = time.perf_counter() - started
+    y_true = np.array([int(y) for y in test.labels])
+    return {
+        "recipe": f"sentiment default ({config.arch}, {config.units} units, {config.pooling} "
+                  f"pooling, max_length {config.max_length}, bucketing)",
+        "test_accuracy": float((probabilities.argmax(1) == y_true).mean()),
+        "train_examples_per_second": result.metrics["training"]["examples_per_second"],
+        "epochs_run": result.metrics["training"]["epochs_run"],
+        "fit_seconds": result.metrics["training"]["seconds"],
+        "wall_seconds": round(wall, 1),
+        "predict_texts_per_second": round(len(test) / predict_seconds, 1),
+        "max_length": config.max_length, "batch_size": training.batch_size,
+        "vocab_size": config.vocab_size,
+    }
+
+
+def train_plain(splits, max_length: int, vocab_size: int, batch_size: int, epochs: int) -> dict:
+    import keras
+    import tensorflow as tf
+
+    from sentiment.training import split_validation
+
+    train, validation = split_validation(splits.train, 0.1, seed=1337)
+    keras.utils.set_random_seed(1337)
+    vectorize = keras.layers.TextVectorization(max_tokens=vocab_size,
+                                               output_sequence_length=max_length)
+    vectorize.adapt(tf.constant(train.texts))
+    x_train = vectorize(tf.constant(train.texts))  # (n, max_length) int64, all padded
+    x_validation = vectorize(tf.constant(validation.texts))
+    y_train = np.array([int(y) for y in train.labels], dtype=np.float32)
+    y_validation = np.array([int(y) for y in validation.labels], dtype=np.float32)
+    model = keras.Sequential([
+        keras.Input(shape=(max_length,), dtype="int64"),
+        keras.layers.Embedding(vocab_size, 128, mask_zero=True),
+        keras.layers.LSTM(64),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    started = time.perf_counter()
+    model.fit(x_train, y_train, validation_data=(x_validation, y_validation),
+              batch_size=batch_size, epochs=epochs, verbose=2)
+    fit_seconds = time.perf_counter() - started
+    test = splits.test
+    started = time.perf_counter()
+    scores = model.predict(vectorize(tf.constant(test.texts)), batch_size=256, verbose=0)[:, 0]
+    predict_seconds = time.perf_counter() - started
+    y_true = np.array([int(y) for y in test.labels])
+    return {
+        "recipe": f"plain (TextVectorization, padded to {max_length}, LSTM(64), {epochs} epochs)",
+        "test_accuracy": float(((scores > 0.5).astype(int) == y_true).mean()),
+        "train_examples_per_second": round(len(train) * epochs / fit_seconds, 1),
+        "epochs_run": epochs, "fit_seconds": round(fit_seconds, 2),
+        "wall_seconds": round(fit_seconds, 1),
+        "predict_texts_per_second": round(len(test) / predict_seconds, 1),
+        "max_length": max_length, "batch_size": batch_size, "vocab_size": vocab_size,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="epochs of the default model (default: its own default)")
+    parser.add_argument("--plain-epochs", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use only N training and N test reviews (smoke runs)")
+    parser.add_argument("--skip-plain", action="store_true")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="keep the trained model here (default: a temporary directory)")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.data import DatasetSplits, load_named_dataset
+
+    splits = load_named_dataset("imdb")
+    if args.limit:
+        rng = np.random.default_rng(0)
+        splits = DatasetSplits(
+            splits.train.select(rng.permutation(len(splits.train))[: args.limit]), None,
+            splits.test.select(rng.permutation(len(splits.test))[: args.limit]),
+            splits.label_names)
+    print(f"IMDB: {len(splits.train)} train, {len(splits.test)} test; "
+          f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, "
+          f"GPU: {bool(tf.config.list_physical_devices('GPU'))}", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        results.append(train_default(splits, args.epochs, args.output or Path(tmp) / "model"))
+    if not args.skip_plain:
+        results.append(train_plain(splits, ClassifierConfig().max_length,
+                                   ClassifierConfig().vocab_size, TrainingConfig().batch_size,
+                                   args.plain_epochs))
+    header = (f"{'recipe':<80} {'test acc':>8} {'train ex/s':>10} {'epochs':>6} "
+              f"{'fit s':>7} {'predict texts/s':>15}")
+    print("\n" + header + "\n" + "-" * len(header))
+    for r in results:
+        print(f"{r['recipe']:<80} {r['test_accuracy']:>8.4f} "
+              f"{r['train_examples_per_second']:>10.1f} {r['epochs_run']:>6} "
+              f"{r['fit_seconds']:>7.1f} {r['predict_texts_per_second']:>15.1f}")
+    if len(results) == 2:
+        print(f"\ntraining throughput ratio (default / plain): "
+              f"{results[0]['train_examples_per_second'] / results[1]['train_examples_per_second']:.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
