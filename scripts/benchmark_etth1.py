@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""ETTh1 benchmark of the seq2seq forecaster against a linear model and naive baselines.
+
+Protocol (Zhou et al., "Informer", AAAI 2021): 12/4/4 months train/validation/test, each
+later split starting ``lookback`` rows earlier, z-normalization with training statistics,
+MSE and MAE on the normalized test windows with stride 1. Settings: multivariate (7 -> 7) and
+univariate (OT -> OT), horizons 96, 192, 336, 720. Beside the model, on the same windows:
+``repeat_last``, ``seasonal_naive`` (same hour a day earlier) and a linear model (one Dense
+from the flattened window to all outputs, trained here with the same early stopping).
+
+    SENTIMENT_DATA_DIR=../shared/data python scripts/benchmark_etth1.py
+
+Prints a Markdown table (and writes JSON with ``--json-out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lookback", type=int, default=336)
+    parser.add_argument("--horizons", type=int, nargs="+", default=[96, 192, 336, 720])
+    parser.add_argument("--settings", nargs="+", default=["multivariate", "univariate"],
+                        choices=["multivariate", "univariate"])
+    parser.add_argument("--arch", default="gru", choices=["gru", "lstm"])
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--segment", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--patience", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--linear-epochs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--json-out", default=None, help="Also write the results here.")
+    args = parser.parse_args(argv)
+
+    from sentiment.forecasting import ForecasterConfig, ForecastTrainingConfig, train_forecaster
+    from sentiment.timeseries.data import ETTH1_COLUMNS, load_etth1
+
+    series = load_etth1()
+    rows = []
+    started = time.perf_counter()
+    for setting in args.settings:
+        targets = list(ETTH1_COLUMNS) if setting == "multivariate" else ["OT"]
+        for horizon in args.horizons:
+            common = dict(lookback=args.lookback, horizon=horizon, targets=targets,
+                          inputs=targets, split="etth1", dataset="etth1")
+            model = ForecasterConfig(arch=args.arch, units=args.units, segment=args.segment,
+                                     channel_independent=len(targets) > 1, revin=True,
+                                     **common)
+            linear = ForecasterConfig(arch="linear", revin=False, calendar=(), **common)
+            t0 = time.perf_counter()
+            result = train_forecaster(series, model, ForecastTrainingConfig(
+                epochs=args.epochs, patience=args.patience, batch_size=args.batch_size,
+                learning_rate=args.learning_rate, seed=args.seed))
+            t1 = time.perf_counter()
+            linear_result = train_forecaster(series, linear, ForecastTrainingConfig(
+                epochs=args.linear_epochs, patience=args.patience, batch_size=128,
+                learning_rate=3e-3, seed=args.seed))
+            t2 = time.perf_counter()
+            test, lin = result.metrics["test"], linear_result.metrics["test"]
+            row = {"setting": setting, "horizon": horizon, "lookback": args.lookback,
+                   "model": {"mse": test["mse"], "mae": test["mae"],
+                             "epochs": result.metrics["training"]["epochs_run"],
+                             "seconds": round(t1 - t0, 1)},
+                   "linear": {"mse": lin["mse"], "mae": lin["mae"],
+                              "epochs": linear_result.metrics["training"]["epochs_run"],
+                              "seconds": round(t2 - t1, 1)},
+                   **{name: {"mse": b["mse"], "mae": b["mae"]}
+                      for name, b in test["baselines"].items()},
+                   "windows": test["windows"]}
+            rows.append(row)
+            print(f"{setting} H={horizon}: model {test['mse']:.3f}/{test['mae']:.3f}, linear "
+                  f"{lin['mse']:.3f}/{lin['mae']:.3f} ({t1 - t0:.0f}s + {t2 - t1:.0f}s)",
+                  file=sys.stderr, flush=True)
+    total = time.perf_counter() - started
+
+    name = f"{args.arch.upper()} seq2seq"
+    print(f"\nETTh1, lookback {args.lookback}, normalized test set (stride 1), MSE / MAE; "
+          f"{name}: {args.units} units, segment {args.segment}, RevIN, channel-independent "
+          f"in the multivariate setting, direct decoder, <= {args.epochs} epochs.\n")
+    print(f"| setting | H | {name} | linear | repeat_last | seasonal_naive |")
+    print("|---|---:|---|---|---|---|")
+    for row in rows:
+        cells = [f"{row[k]['mse']:.3f} / {row[k]['mae']:.3f}"
+                 for k in ("model", "linear", "repeat_last", "seasonal_naive")]
+        print(f"| {row['setting']} | {row['horizon']} | " + " | ".join(cells) + " |")
+    print(f"\ntotal {total / 60:.1f} min on {platform.machine()} "
+          f"({os.cpu_count()} CPUs), python {platform.python_version()}")
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as handle:
+            json.dump({"rows": rows, "args": vars(args), "seconds": round(total, 1)}, handle,
+                      indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
