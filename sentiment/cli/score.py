@@ -43,12 +43,14 @@ class _Progress:
 
     def __call__(self, rows: int, new_rows: int, total: int | None,
                  fraction: float | None) -> None:
+        if new_rows == 0:  # scoring starts (the model is loaded)
+            self.started = time.monotonic()
         elapsed = max(time.monotonic() - self.started, 1e-9)
         rate = new_rows / elapsed
         line = f"{rows:,} rows" + (f" / {total:,}" if total else "") + f"  {rate:,.0f} rows/s"
         if total and rate > 0:
             line += f"  ETA {_duration((total - rows) / rate)}"
-        elif fraction:
+        elif fraction and new_rows:
             line += f"  ETA {_duration(elapsed * (1 - fraction) / fraction)}"
         click.echo("\r" + line.ljust(60), nl=False, err=True)
         self.shown = True
