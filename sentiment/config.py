@@ -67,14 +67,14 @@ class ClassifierConfig:
         ConfigError: on construction, when a value is out of range.
     """
 
-    arch: str = "bigru"
+    arch: str = "gru"
     embedding_dim: int = 128
-    units: int = 64
+    units: int = 128
     layers: int = 1
     pooling: str = "max"
     dropout: float = 0.3
     max_length: int = 400
-    truncation: str = "head"
+    truncation: str = "head_tail"
     tokenizer: str = "unicode_script"
     vocab_size: int = 30000
     min_frequency: int = 2
@@ -134,7 +134,7 @@ class TrainingConfig:
         seed: seed for shuffling, the validation split and weight initialisation.
     """
 
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 2e-3
     validation_fraction: float = 0.1
