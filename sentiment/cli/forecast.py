@@ -28,6 +28,15 @@ def default_forecast_dir() -> Path:
     return Path(value).expanduser() if value else Path.home() / ".sentiment" / "models" / "forecast"
 
 
+def _quiet_tensorflow() -> None:
+    """:func:`quiet_tensorflow`, and TensorFlow's C++ log level 3 unless ``SENTIMENT_DEBUG`` or
+    ``TF_CPP_MIN_LOG_LEVEL`` is set: the masked recurrent layers make oneDNN print an
+    ``E``-level note about bool tensors on CPUs without AVX-512 on every run."""
+    if not os.environ.get("SENTIMENT_DEBUG"):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_tensorflow()
+
+
 def _columns(values: tuple[str, ...]) -> list[str] | None:
     """Column lists given as repeated options and/or comma-separated: ``--targets a,b``."""
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
@@ -138,7 +147,7 @@ def train(dataset, data_file, date_column, resample, score_column, targets, feat
     if target_names and target_names != ["all"] and feature_names != ["all"]:
         wanted = list(dict.fromkeys(target_names + (feature_names or [])))
     series = _load(dataset, data_file, date_column, resample, score_column, wanted)
-    quiet_tensorflow()
+    _quiet_tensorflow()
     from ..forecasting import (ForecasterConfig, ForecastTrainingConfig, resolve_columns,
                                train_forecaster)
 
@@ -191,7 +200,7 @@ def _format_report(report: dict, brief: bool = False) -> str:
 
 
 def _load_forecaster(model_dir):
-    quiet_tensorflow()
+    _quiet_tensorflow()
     from ..forecasting import Forecaster
 
     return Forecaster.load(Path(model_dir) if model_dir else default_forecast_dir())

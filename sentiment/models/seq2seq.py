@@ -25,6 +25,11 @@ mean and scale before the encoder and restores them on the output. An optional c
   training: the true previous value; at inference its own prediction, fed back inside the
   recurrent loop by :class:`FeedbackCell`).
 
+Options for long horizons and many channels: ``segment=W`` makes one recurrent step read a
+patch of ``W`` time steps and one decoder step emit ``W`` steps (cf. SegRNN, Lin et al. 2023),
+and ``channel_independent=True`` forecasts each channel as its own univariate series with
+shared weights (``(batch, time, C) -> (batch * C, time, 1)``, Nie et al., PatchTST, ICLR 2023).
+
 ``arch="linear"`` is the linear baseline: one ``Dense`` from the flattened window to all
 ``horizon x targets`` outputs (cf. Zeng et al., "Are Transformers Effective for Time Series
 Forecasting?", AAAI 2023).
@@ -199,6 +204,8 @@ class Seq2SeqForecaster(keras.Model):
         kernel_size: its kernel width in time steps.
         dropout: dropout rate on the context vector, in [0, 1).
         revin: reversible instance normalization of each window.
+        segment: time steps per recurrent step (patches in the encoder and decoder).
+        channel_independent: treat each channel as its own series (needs inputs == targets).
     """
 
     def __init__(self, lookback: int, horizon: int, inputs: int, targets: int, calendar: int = 0,
