@@ -48,6 +48,16 @@ class LabelledTexts:
         """The first ``n`` rows."""
         return LabelledTexts(self.texts[:n], self.labels[:n], self.source)
 
+    def sample(self, n: int, seed: int = 0) -> "LabelledTexts":
+        """A seeded random sample of ``n`` rows (all rows when ``n >= len(self)``), kept in file
+        order. Files are often sorted by label, so the first ``n`` rows would not do."""
+        import numpy as np
+
+        if n >= len(self):
+            return self
+        rows = np.sort(np.random.default_rng(seed).permutation(len(self))[:n])
+        return self.select(rows.tolist())
+
     def select(self, indices: Sequence[int]) -> "LabelledTexts":
         """The rows at ``indices``, in that order."""
         return LabelledTexts(tuple(self.texts[i] for i in indices),

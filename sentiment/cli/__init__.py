@@ -99,7 +99,7 @@ def main():
               help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")
 @click.option("--seed", type=int, default=TRAINING.seed, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Use only the first N training examples (quick trials).")
+              help="Train on a seeded random sample of N examples (quick trials).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Model directory to write (default: $SENTIMENT_MODEL_DIR or "
               "~/.sentiment/models/default).")
@@ -130,7 +130,7 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
         train_data, validation_data, test_data = splits.train, splits.validation, splits.test
         label_names = splits.label_names
     if limit:
-        train_data = train_data.head(limit)
+        train_data = train_data.sample(limit, seed)
 
     model_config = ClassifierConfig(
         arch=arch, embedding_dim=embedding_dim, units=units, layers=layers, pooling=pooling,

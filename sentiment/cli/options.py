@@ -44,7 +44,9 @@ def quiet_tensorflow() -> None:
     ``TF_CPP_MIN_LOG_LEVEL`` cannot reach them, so standard error is pointed at /dev/null for
     the duration of the import. Python exceptions raised by the import still surface.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not os.environ.get("SENTIMENT_DEBUG"):
+        # level 3: oneDNN logs harmless "supports DT_INT64 only..." lines at ERROR level
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if os.environ.get("SENTIMENT_DEBUG") or "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
