@@ -21,9 +21,9 @@ VOCAB_FILE = "vocab.txt"
 METRICS_FILE = "metrics.json"
 
 _CHOICES = {
-    "arch": ("lstm", "gru", "bilstm", "bigru"),
-    "pooling": ("last", "mean", "max"),
-    "tokenizer": ("unicode_script", "whitespace"),
+    "arch": ("lstm", "gru", "bilstm", "bigru", "cnn", "cnn-lstm", "cnn-gru"),
+    "pooling": ("last", "mean", "max", "attention"),
+    "tokenizer": ("unicode_script", "whitespace", "wordpiece"),
     "truncation": ("head", "head_tail"),
 }
 
@@ -43,20 +43,31 @@ class ClassifierConfig:
     """Every preprocessing and model setting of a many-to-one text classifier.
 
     Attributes:
-        arch: recurrent encoder, ``lstm``, ``gru``, ``bilstm`` or ``bigru``.
+        arch: recurrent encoder, ``lstm``, ``gru``, ``bilstm`` or ``bigru``; ``cnn`` (Kim 2014
+            multi-width Conv1D with max-over-time pooling; needs ``pooling="max"``); or
+            ``cnn-lstm`` / ``cnn-gru`` (Conv1D + MaxPooling1D front end feeding ``layers``
+            LSTM/GRU layers).
         embedding_dim: width of the token embeddings.
         units: recurrent units per direction and layer.
         layers: number of stacked recurrent layers.
-        pooling: ``last`` (final unmasked state), ``mean`` or ``max`` over unmasked steps.
+        pooling: ``last`` (final unmasked state), ``mean`` or ``max`` over unmasked steps, or
+            ``attention`` (masked additive attention, Bahdanau et al. 2015, with ``units``
+            hidden units).
         dropout: dropout rate before the output layer, in ``[0, 1)``.
         max_length: truncation length in tokens.
         truncation: ``head`` keeps the first ``max_length`` tokens; ``head_tail`` keeps the
             first quarter and the last three quarters (Sun et al., 2019, "How to Fine-Tune BERT
             for Text Classification", found head+tail best on IMDB).
         tokenizer: ``unicode_script`` (tensorflow-text ``UnicodeScriptTokenizer``, punctuation
-            becomes its own token) or ``whitespace``.
+            becomes its own token), ``whitespace``, or ``wordpiece`` (subwords learned from the
+            training split, see :mod:`sentiment.text.wordpiece`).
         vocab_size: maximum vocabulary size including padding (id 0) and the OOV token (id 1).
-        min_frequency: minimum count in the training split for a token to enter the vocabulary.
+        min_frequency: minimum count in the training split for a token to enter the vocabulary
+            (for ``wordpiece``: the lower bound of the learner's count threshold).
+        filters: Conv1D filters per kernel width (``cnn*`` architectures).
+        kernel_sizes: Conv1D kernel widths in tokens (``cnn*``); one Conv1D per width, their
+            features concatenated.
+        pool_size: MaxPooling1D window and stride of the ``cnn-lstm`` / ``cnn-gru`` front end.
         labels: display names of the classes, in output order.
         label_values: the raw label values of the training data as strings, aligned with
             ``labels`` (``["0", "1"]`` for IMDB, whose names are negative/positive).
@@ -81,12 +92,25 @@ class ClassifierConfig:
     labels: tuple[str, ...] = ()
     label_values: tuple[str, ...] = ()
     mixed_precision: str = "float32"
+    filters: int = 100
+    kernel_sizes: tuple[int, ...] = (3, 4, 5)
+    pool_size: int = 2
 
     def __post_init__(self):
         for name in _CHOICES:
             _check_choice(name, getattr(self, name))
-        for name in ("embedding_dim", "units", "layers", "max_length", "min_frequency"):
+        for name in ("embedding_dim", "units", "layers", "max_length", "min_frequency",
+                     "filters", "pool_size"):
             _check_positive(name, getattr(self, name))
+        if isinstance(self.kernel_sizes, (str, bytes)) or not self.kernel_sizes:
+            raise ConfigError(f"kernel_sizes must be a non-empty sequence of integers >= 1; "
+                              f"received {self.kernel_sizes!r}")
+        object.__setattr__(self, "kernel_sizes", tuple(self.kernel_sizes))
+        for width in self.kernel_sizes:
+            _check_positive("each kernel size", width)
+        if self.arch == "cnn" and self.pooling != "max":
+            raise ConfigError(f"arch cnn pools with max over time (Kim 2014); pooling must be "
+                              f"max, received {self.pooling!r}")
         _check_positive("vocab_size", self.vocab_size, minimum=3)
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1); received {self.dropout!r}")

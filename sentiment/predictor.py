@@ -22,8 +22,7 @@ from .config import MODEL_FILE, VOCAB_FILE, ClassifierConfig, read_config_file
 from .errors import ConfigError, DataError, ModelError
 from .text.batching import length_sorted_batches, pad_rows, to_ragged_arrays
 from .text.encoder import TextEncoder
-from .text.tokenizer import Tokenizer
-from .text.vocabulary import Vocabulary
+from .text.wordpiece import make_tokenizer, vocabulary_type
 
 #: Texts encoded per call of the tensorflow-text graph (tokenization is vectorised).
 ENCODE_CHUNK = 4096
@@ -72,7 +71,7 @@ class Predictor:
         except (KeyError, TypeError, ConfigError) as error:
             raise ModelError(f"{model_dir / 'config.json'} is not a classifier configuration "
                              f"({error}); train the model again") from None
-        vocabulary = Vocabulary.load(model_dir / VOCAB_FILE)
+        vocabulary = vocabulary_type(config.tokenizer).load(model_dir / VOCAB_FILE)
         model_path = model_dir / MODEL_FILE
         if not model_path.is_file():
             raise ModelError(f"{model_path} is missing; the model directory is incomplete")
@@ -81,7 +80,7 @@ class Predictor:
         except (zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError) as error:
             raise ModelError(f"{model_path} is corrupted ({type(error).__name__}: {error}); "
                              "train the model again") from None
-        encoder = TextEncoder(Tokenizer(config.tokenizer), vocabulary, config.max_length,
+        encoder = TextEncoder(make_tokenizer(config.tokenizer), vocabulary, config.max_length,
                               config.truncation)
         return cls(model, encoder, config)
 
@@ -152,3 +151,19 @@ class Predictor:
         if isinstance(texts, str):
             return self.postprocess(self.predict_proba([texts], batch_size)[0])
         return [self.postprocess(row) for row in self.predict_proba(texts, batch_size)]
+
+    def explain(self, text: str, *, method: str = "auto", target: str | None = None,
+                steps: int = 50) -> dict[str, Any]:
+        """Per-token attributions of the prediction for ``text``.
+
+        Integrated gradients on the embeddings (Sundararajan et al. 2017), or the attention
+        weights of a model trained with ``pooling="attention"``; see
+        :func:`sentiment.explain.explain` for ``method``, ``target``, ``steps`` and errors.
+
+        Returns:
+            :meth:`predict`'s dict plus ``"target"``, ``"method"``, ``"tokens"`` (n strings)
+            and ``"attributions"`` (n floats, one per token).
+        """
+        from .explain import explain
+
+        return explain(self, text, method=method, target=target, steps=steps)

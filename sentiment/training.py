@@ -174,8 +174,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     from .predictor import Predictor
     from .text.batching import training_dataset
     from .text.encoder import TextEncoder
-    from .text.tokenizer import Tokenizer
-    from .text.vocabulary import Vocabulary
+    from .text.wordpiece import make_tokenizer, vocabulary_type
 
     if len(train) == 0:
         raise DataError(f"{train.source}: the training data set is empty")
@@ -191,9 +190,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         y_validation = label_indices(validation, config)
         y_test = label_indices(test, config) if test is not None else None
 
-        tokenizer = Tokenizer(config.tokenizer)
-        vocabulary = Vocabulary.build(_token_batches(tokenizer, train.texts), config.vocab_size,
-                                      config.min_frequency)
+        tokenizer = make_tokenizer(config.tokenizer)  # word splitter; wordpiece: BERT words
+        vocabulary = vocabulary_type(config.tokenizer).build(
+            _token_batches(tokenizer, train.texts), config.vocab_size, config.min_frequency)
         encoder = TextEncoder(tokenizer, vocabulary, config.max_length, config.truncation)
         train_ids = encode_texts(encoder, train.texts)
         validation_ids = encode_texts(encoder, validation.texts)

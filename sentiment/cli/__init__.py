@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from ..config import ClassifierConfig, TrainingConfig
+from ..config import _CHOICES, ClassifierConfig, TrainingConfig
 from .options import (
     CliError,
     batch_size_option,
@@ -25,13 +25,25 @@ from .options import (
     translate_errors,
 )
 
-ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru")
-POOLINGS = ("last", "mean", "max")
-TOKENIZERS = ("unicode_script", "whitespace")
-TRUNCATIONS = ("head", "head_tail")
+ARCHITECTURES = _CHOICES["arch"]
+POOLINGS = _CHOICES["pooling"]
+TOKENIZERS = _CHOICES["tokenizer"]
+TRUNCATIONS = _CHOICES["truncation"]
 NAMED_DATASETS = ("imdb", "sst2")
 #: Defaults of every train option come from the configuration dataclasses (defined once).
 MODEL, TRAINING = ClassifierConfig(), TrainingConfig()
+
+
+def _parse_kernel_sizes(ctx, param, value):
+    """``"3,4,5"`` -> ``(3, 4, 5)``; a usage error naming the option and the value otherwise."""
+    try:
+        sizes = tuple(int(part) for part in value.split(","))
+        if not sizes or min(sizes) < 1:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers >= 1, received {value!r}",
+                                 ctx=ctx, param=param) from None
+    return sizes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,6 +76,13 @@ def main():
               help="Recurrent units per direction.")
 @click.option("--layers", type=click.IntRange(min=1), default=MODEL.layers, show_default=True,
               help="Stacked recurrent layers.")
+@click.option("--filters", type=click.IntRange(min=1), default=MODEL.filters, show_default=True,
+              help="Conv1D filters per kernel width (cnn, cnn-lstm, cnn-gru).")
+@click.option("--kernel-sizes", default=",".join(map(str, MODEL.kernel_sizes)),
+              show_default=True, callback=_parse_kernel_sizes,
+              help="Conv1D kernel widths in tokens, comma-separated (cnn*).")
+@click.option("--pool-size", type=click.IntRange(min=1), default=MODEL.pool_size,
+              show_default=True, help="MaxPooling1D window of the cnn-lstm/cnn-gru front end.")
 @click.option("--pooling", type=click.Choice(POOLINGS), default=MODEL.pooling, show_default=True,
               help="Pooling over time (respects the mask).")
 @click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=MODEL.dropout,
@@ -106,7 +125,7 @@ def main():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
-          embedding_dim, units, layers, pooling, dropout, max_length, truncation, tokenizer,
+          embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout, max_length, truncation, tokenizer,
           vocab_size, min_frequency, epochs, batch_size, learning_rate, validation_fraction,
           patience, bucketing, mixed_precision, seed, limit, output_dir, quiet):
     """Train a classifier and save it as one model directory."""
@@ -133,7 +152,8 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
         train_data = train_data.sample(limit, seed)
 
     model_config = ClassifierConfig(
-        arch=arch, embedding_dim=embedding_dim, units=units, layers=layers, pooling=pooling,
+        arch=arch, embedding_dim=embedding_dim, units=units, layers=layers, filters=filters,
+        kernel_sizes=kernel_sizes, pool_size=pool_size, pooling=pooling,
         dropout=dropout, max_length=max_length, truncation=truncation, tokenizer=tokenizer,
         vocab_size=vocab_size, min_frequency=min_frequency,
     )
@@ -170,11 +190,22 @@ def _load_predictor(model_dir):
 @model_option
 @json_option
 @batch_size_option
+@click.option("--explain", is_flag=True,
+              help="Also show per-token attributions (integrated gradients, or attention "
+              "weights where the model has them).")
 @click.argument("texts", nargs=-1, required=True)
 @translate_errors
-def predict(model_dir, as_json, batch_size, texts):
+def predict(model_dir, as_json, batch_size, explain, texts):
     """Print the label and probability of each TEXT, one line each."""
     predictor = _load_predictor(model_dir)
+    if explain:
+        from ..explain import format_explanation
+
+        for text in texts:
+            explanation = predictor.explain(text)
+            click.echo(json.dumps(explanation, ensure_ascii=False) if as_json
+                       else format_explanation(explanation))
+        return
     for result in predictor.predict(list(texts), batch_size=batch_size):
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
@@ -228,7 +259,8 @@ def _register_optional_commands() -> None:
     """Attach commands that live in their own modules (each imports nothing heavy)."""
     import importlib
 
-    for module_name, command_name in (("score", "score"), ("forecast", "forecast")):
+    for module_name, command_name in (("score", "score"), ("forecast", "forecast"),
+                                        ("export", "export")):
         try:
             module = importlib.import_module(f"{__name__}.{module_name}")
         except ModuleNotFoundError as error:

@@ -9,6 +9,33 @@
 
 The mask travels from the embedding through every layer, so padding never changes a
 prediction. Right padding keeps the recurrent layers eligible for cuDNN kernels on GPU.
+
+Convolutional encoders (``arch`` ``cnn``, ``cnn-lstm``, ``cnn-gru``) take the padding mask from
+the ids explicitly, because Conv1D and MaxPooling1D do not carry a Keras mask:
+
+    cnn (Kim 2014, "Convolutional Neural Networks for Sentence Classification", EMNLP):
+      ids -> Embedding -> zero padded steps  (batch, time, embedding_dim)
+      -> Conv1D(filters, k, "same", relu) for each k in kernel_sizes
+      -> max over unmasked steps, per width  (batch, filters) each
+      -> concatenate                        (batch, filters * len(kernel_sizes))
+      -> Dropout -> Dense -> softmax
+
+    cnn-lstm / cnn-gru:
+      ids -> Embedding -> zero padded steps -> Conv1D per width ("same", relu), concatenated
+      -> zero padded steps                  (batch, time, filters * len(kernel_sizes))
+      -> right zero padding to a multiple of pool_size, MaxPooling1D(pool_size)
+                                            (batch, ceil(time / pool_size), ...)
+         with the mask pooled alike (a window is kept when it holds a real token)
+      -> [Bidirectional] LSTM/GRU x layers -> pooling -> Dropout -> Dense -> softmax
+
+"same" convolution pads with zeros, and padded steps are zeroed before each convolution and
+pooling, so a text's features do not depend on how much padding follows it. After ReLU every
+feature is >= 0, so a zeroed padded step never wins a max-pooling window that holds a real one.
+
+``pooling="attention"`` (any recurrent encoder) is masked additive attention over time
+(Bahdanau et al. 2015, "Neural Machine Translation by Jointly Learning to Align and
+Translate", ICLR, scored against a learned context vector as in Yang et al. 2016); the layer
+also outputs its weights, ``(batch, time) float32``, for explanations.
 """
 
 from __future__ import annotations
@@ -45,12 +72,156 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
+@keras.saving.register_keras_serializable(package="sentiment")
+class PaddingMask(keras.layers.Layer):
+    """Padding mask of token ids: ``(batch, time) int32`` -> ``(batch, time) bool``, true
+    where the id is not 0 (padding)."""
+
+    def call(self, inputs):
+        return ops.not_equal(inputs, 0)
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class ZeroMaskedSteps(keras.layers.Layer):
+    """Set masked time steps to zero: ``(batch, time, features)`` with a ``(batch, time)``
+    bool ``mask`` -> the same shape and dtype. The output carries no Keras mask (the layers
+    that follow, Conv1D and MaxPooling1D, do not support one)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return inputs
+        return ops.where(ops.expand_dims(mask, -1), inputs, ops.zeros_like(inputs))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class PadTimeToMultiple(keras.layers.Layer):
+    """Right-pad the time axis with zeros to a multiple of ``multiple``:
+    ``(batch, time, features)`` -> ``(batch, ceil(time / multiple) * multiple, features)``.
+
+    ``MaxPooling1D(padding="same")`` splits its padding between both ends when the stride
+    does not divide the length, which shifts the windows of a short text; padding on the
+    right only, then pooling with ``"valid"``, keeps every window aligned at step 0.
+
+    Args:
+        multiple: the pooling stride, >= 1.
+    """
+
+    def __init__(self, multiple: int, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = int(multiple)
+
+    def call(self, inputs):
+        steps = ops.shape(inputs)[1]
+        extra = (self.multiple - steps % self.multiple) % self.multiple
+        return ops.pad(inputs, [[0, 0], [0, extra], [0, 0]])
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class PoolMask(keras.layers.Layer):
+    """The mask after :class:`PadTimeToMultiple` and ``MaxPooling1D(pool_size)``:
+    ``(batch, time) bool`` ->
+    ``(batch, ceil(time / pool_size)) bool``; a window is unmasked when any step in it is.
+
+    Args:
+        pool_size: the pooling window and stride, >= 1.
+    """
+
+    def __init__(self, pool_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+
+    def call(self, inputs):
+        steps = ops.shape(inputs)[1]
+        windows = (steps + self.pool_size - 1) // self.pool_size
+        padded = ops.pad(ops.cast(inputs, "int32"),
+                         [[0, 0], [0, windows * self.pool_size - steps]])
+        windows_view = ops.reshape(padded, (-1, windows, self.pool_size))
+        return ops.greater(ops.max(windows_view, axis=2), 0)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size}
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class AttentionPooling(keras.layers.Layer):
+    """Masked additive attention pooling over time.
+
+    ``score_t = v . tanh(W h_t + b)`` (Bahdanau et al. 2015, with a learned context vector
+    ``v`` as query, Yang et al. 2016), ``a = softmax(score)`` over unmasked steps,
+    ``output = sum_t a_t h_t``. Scores and weights are computed in float32.
+
+    Args:
+        units: width of the hidden projection ``W``.
+
+    Call:
+        inputs ``(batch, time, features)`` and an optional ``(batch, time)`` bool mask ->
+        ``[(batch, features) pooled, (batch, time) float32 weights]``; masked steps get
+        weight 0 and each row of weights sums to 1.
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.supports_masking = True
+        self.projection = keras.layers.Dense(self.units, activation="tanh", name="projection")
+        self.context = keras.layers.Dense(1, use_bias=False, name="context")
+
+    def build(self, input_shape):
+        self.projection.build(input_shape)
+        self.context.build((*input_shape[:-1], self.units))
+        self.built = True
+
+    def call(self, inputs, mask=None):
+        scores = ops.cast(ops.squeeze(self.context(self.projection(inputs)), -1), "float32")
+        if mask is not None:
+            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        # softmax by hand: ops.softmax warns on one-step sequences (a one-token text)
+        weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
+        weights = weights / ops.sum(weights, axis=-1, keepdims=True)
+        if mask is not None:  # a fully masked row gets zeros, not a uniform average
+            weights = weights * ops.cast(mask, "float32")
+        pooled = ops.sum(ops.expand_dims(ops.cast(weights, inputs.dtype), -1) * inputs, axis=1)
+        return [pooled, weights]
+
+    def compute_mask(self, inputs, mask=None):
+        return [None, None]
+
+    def compute_output_shape(self, input_shape):
+        return [(input_shape[0], input_shape[2]), (input_shape[0], input_shape[1])]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
 def _recurrent_layer(config: ClassifierConfig, return_sequences: bool, name: str):
-    cell = keras.layers.LSTM if config.arch in ("lstm", "bilstm") else keras.layers.GRU
+    cell = keras.layers.LSTM if config.arch in ("lstm", "bilstm", "cnn-lstm") else keras.layers.GRU
     layer = cell(config.units, return_sequences=return_sequences, name=name)
     if config.arch.startswith("bi"):
         layer = keras.layers.Bidirectional(layer, name=f"bi_{name}")
     return layer
+
+
+def _convolutions(config: ClassifierConfig, x, mask):
+    """One ``Conv1D(filters, k, padding="same", relu)`` per kernel width over ``x`` with its
+    padded steps zeroed: a list of ``(batch, time, filters)`` tensors."""
+    x = ZeroMaskedSteps(name="zero_padding")(x, mask=mask)
+    return [keras.layers.Conv1D(config.filters, width, padding="same", activation="relu",
+                                name=f"conv_{width}" if config.kernel_sizes.count(width) == 1
+                                else f"conv_{i}_{width}")(x)
+            for i, width in enumerate(config.kernel_sizes)]
 
 
 def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Model:
@@ -63,19 +234,45 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Mo
     Returns:
         A ``keras.Model`` from ``(batch, time) int32`` ids (0 = padding) to
         ``(batch, classes) float32`` probabilities. Under a mixed precision policy the output
-        softmax still computes in float32.
+        softmax still computes in float32. With ``pooling="attention"`` the layer named
+        ``attention_pool`` also outputs the ``(batch, time) float32`` attention weights.
     """
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
-                               name="embedding")(ids)
-    for i in range(config.layers):
-        last = i == config.layers - 1
-        x = _recurrent_layer(config, return_sequences=not (last and config.pooling == "last"),
-                             name=f"{config.arch.removeprefix('bi')}_{i}")(x)
-    if config.pooling == "mean":
-        x = keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)
-    elif config.pooling == "max":
-        x = MaskedGlobalMaxPooling1D(name="max_pool")(x)
+    if config.arch == "cnn":
+        mask = PaddingMask(name="padding_mask")(ids)
+        x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, name="embedding")(ids)
+        pooled = [MaskedGlobalMaxPooling1D(name=f"max_pool_{i}")(feature, mask=mask)
+                  for i, feature in enumerate(_convolutions(config, x, mask))]
+        x = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="concat")(pooled)
+    else:
+        if config.arch.startswith("cnn-"):
+            mask = PaddingMask(name="padding_mask")(ids)
+            x = keras.layers.Embedding(vocabulary_size, config.embedding_dim,
+                                       name="embedding")(ids)
+            features = _convolutions(config, x, mask)
+            x = (features[0] if len(features) == 1
+                 else keras.layers.Concatenate(name="concat")(features))
+            x = ZeroMaskedSteps(name="zero_conv_padding")(x, mask=mask)
+            x = PadTimeToMultiple(config.pool_size, name="pool_padding")(x)
+            x = keras.layers.MaxPooling1D(config.pool_size, name="conv_pool")(x)
+            mask = PoolMask(config.pool_size, name="pool_mask")(mask)
+        else:
+            x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
+                                       name="embedding")(ids)
+            mask = None
+        for i in range(config.layers):
+            last = i == config.layers - 1
+            layer = _recurrent_layer(
+                config, return_sequences=not (last and config.pooling == "last"),
+                name=f"{config.arch.removeprefix('cnn-').removeprefix('bi')}_{i}")
+            # the pooled mask is passed explicitly once; recurrent layers propagate it
+            x = layer(x, mask=mask) if i == 0 and mask is not None else layer(x)
+        if config.pooling == "mean":
+            x = keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)
+        elif config.pooling == "max":
+            x = MaskedGlobalMaxPooling1D(name="max_pool")(x)
+        elif config.pooling == "attention":
+            x, _ = AttentionPooling(config.units, name="attention_pool")(x)
     x = keras.layers.Dropout(config.dropout, name="dropout")(x)
     logits = keras.layers.Dense(config.num_classes, name="logits")(x)
     probabilities = keras.layers.Activation("softmax", dtype="float32",

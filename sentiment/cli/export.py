@@ -1,0 +1,35 @@
+"""``sentiment export``: a trained model as a raw-string TensorFlow SavedModel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import model_option, quiet_tensorflow, translate_errors
+
+
+@click.command()
+@model_option
+@click.option("--output", "output_dir", type=click.Path(file_okay=False), required=True,
+              help="SavedModel directory to write (for TensorFlow Serving: "
+              "MODEL_BASE_PATH/1).")
+@translate_errors
+def export(model_dir, output_dir):
+    """Export a model as a TensorFlow SavedModel whose `serve` signature maps raw texts
+    `(batch,) tf.string` to class probabilities `(batch, classes) float32`.
+
+    \b
+    Load it with tensorflow_text imported (custom ops), no `sentiment` needed:
+      import tensorflow as tf, tensorflow_text
+      model = tf.saved_model.load(OUTPUT)
+      model.serve(tf.constant(["what a wonderful film"]))["probabilities"]
+    """
+    quiet_tensorflow()
+    from ..export import export_saved_model
+    from ..paths import default_model_dir
+
+    source = Path(model_dir) if model_dir else default_model_dir()
+    written = export_saved_model(source, output_dir)
+    click.echo(f"SavedModel written to {written} (signature 'serve': texts -> probabilities, "
+               "label)")

@@ -1,0 +1,195 @@
+"""Per-token explanations of a prediction: integrated gradients or attention weights.
+
+    text -> tokens as the model sees them (normalized, split, truncated)     n tokens
+         -> one signed score per token                                      (n,) float
+
+Integrated gradients (Sundararajan, Taly and Yan 2017, "Axiomatic Attribution for Deep
+Networks", ICML) integrate the gradient of the explained class probability along the straight
+path from a baseline (all-zero embeddings) to the text's embeddings, then take the dot product
+with ``embedding - baseline`` for each token. Completeness holds up to the integration error:
+the scores sum to ``p(text) - p(baseline)``, both reported. Positive scores push towards the
+explained class. Models with ``pooling="attention"`` over a plain recurrent encoder can show
+their attention weights instead (non-negative, summing to 1; they say where the model looked,
+not in which direction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import ConfigError, DataError, ModelError
+from .text.encoder import truncate
+from .text.vocabulary import OOV_ID, OOV_TOKEN
+
+METHODS = ("auto", "integrated_gradients", "attention")
+
+
+def has_token_attention(config) -> bool:
+    """Whether the model's attention weights are per token (attention pooling over a plain
+    recurrent encoder; ``cnn-*`` models attend over pooled windows)."""
+    return config.pooling == "attention" and not config.arch.startswith("cnn")
+
+
+def display_tokens(predictor, text: str) -> list[str]:
+    """The tokens of ``text`` that the model reads, aligned with its ids.
+
+    Word tokenizers give the words themselves (an out-of-vocabulary word keeps its spelling);
+    WordPiece gives the pieces (``##`` marks a continuation). A text without tokens is one
+    ``[UNK]``.
+    """
+    encoder = predictor.encoder
+    ids = encoder.encode([text])[0].numpy()
+    if predictor.config.tokenizer == "wordpiece":
+        return [encoder.vocabulary.id_to_token(int(i)) for i in ids]
+    words = truncate(encoder.tokenizer.tokenize([text]), encoder.max_length,
+                     encoder.truncation)[0].numpy()
+    if len(words) == 0:
+        return [OOV_TOKEN]
+    return [w.decode("utf-8") for w in words]
+
+
+@contextlib.contextmanager
+def _layer_output(layer, output):
+    """Make ``layer`` return ``output`` (whatever its input) inside the block; its Keras mask
+    is still computed from the real input, so padding masks stay in place."""
+    layer.call = lambda *args, **kwargs: output
+    try:
+        yield
+    finally:
+        del layer.call
+
+
+def integrated_gradients(model, ids: np.ndarray, target: int,
+                         steps: int = 50) -> tuple[np.ndarray, float, float]:
+    """Integrated gradients of ``model``'s probability of class ``target`` on the embeddings.
+
+    Args:
+        model: a classifier from :func:`sentiment.models.classifier.build_classifier` (its
+            embedding layer is named ``embedding``).
+        ids: ``(time,) int32`` token ids of one text, no padding.
+        target: the class index to explain.
+        steps: points of the midpoint Riemann sum along the path (Sundararajan et al. use
+            20 to 300).
+
+    Returns:
+        ``(scores (time,) float64, p(text), p(baseline))``; ``scores.sum()`` approximates
+        ``p(text) - p(baseline)``.
+
+    Raises:
+        ConfigError: when ``steps < 1``.
+        ModelError: when the model has no layer named ``embedding``.
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"steps must be an integer >= 1; received {steps!r}")
+    try:
+        embedding = model.get_layer("embedding")
+    except ValueError:
+        raise ModelError("the model has no layer named 'embedding'; integrated gradients "
+                         "need one") from None
+    ids = tf.constant(np.asarray(ids, dtype=np.int32)[None, :])
+    embedded = embedding(ids)  # (1, time, dim)
+    alphas = tf.cast(tf.reshape((tf.range(steps, dtype=tf.float32) + 0.5) / steps,
+                                (steps, 1, 1)), embedded.dtype)
+    path = alphas * embedded  # (steps, time, dim), baseline all zeros
+    ends = tf.concat([tf.zeros_like(embedded), embedded], axis=0)  # baseline and text
+    with _layer_output(embedding, ends):
+        end_probabilities = model(tf.repeat(ids, 2, axis=0), training=False).numpy()
+    with tf.GradientTape() as tape:
+        tape.watch(path)
+        with _layer_output(embedding, path):
+            probabilities = model(tf.repeat(ids, steps, axis=0), training=False)
+        selected = probabilities[:, target]
+    gradients = tape.gradient(selected, path)  # (steps, time, dim)
+    average = tf.reduce_mean(tf.cast(gradients, tf.float32), axis=0)
+    scores = tf.reduce_sum(average * tf.cast(embedded[0], tf.float32), axis=-1)
+    return (scores.numpy().astype(np.float64), float(end_probabilities[1, target]),
+            float(end_probabilities[0, target]))
+
+
+def attention_weights(model, ids: np.ndarray) -> np.ndarray:
+    """The ``(time,) float64`` attention weights of a model with attention pooling for one
+    unpadded text.
+
+    Raises:
+        ModelError: when the model has no layer named ``attention_pool``.
+    """
+    import keras
+
+    try:
+        layer = model.get_layer("attention_pool")
+    except ValueError:
+        raise ModelError("the model has no attention pooling (train with --pooling "
+                         "attention); use integrated gradients") from None
+    weights_model = keras.Model(model.inputs, layer.output[1])
+    weights = weights_model(tf.constant(np.asarray(ids, dtype=np.int32)[None, :]),
+                            training=False)
+    return np.asarray(weights)[0].astype(np.float64)
+
+
+def explain(predictor, text: str, *, method: str = "auto", target: str | None = None,
+            steps: int = 50) -> dict[str, Any]:
+    """Explain the prediction of ``predictor`` for ``text`` token by token.
+
+    Args:
+        predictor: a :class:`sentiment.Predictor`.
+        text: the text.
+        method: ``integrated_gradients``, ``attention`` (models trained with ``--pooling
+            attention`` over ``lstm``/``gru``/``bilstm``/``bigru``), or ``auto`` (attention
+            where the model has per-token attention, else integrated gradients).
+        target: the class name to explain (default: the predicted class).
+        steps: integration steps of integrated gradients.
+
+    Returns:
+        ``{"label", "score", "scores"}`` as :meth:`Predictor.predict`, plus ``"target"`` (the
+        explained class), ``"method"``, ``"tokens"`` (n strings) and ``"attributions"`` (n
+        floats, one per token, in token order). Integrated gradients add
+        ``"baseline_score"``, the target probability for all-zero embeddings.
+
+    Raises:
+        DataError: when ``text`` is not a ``str``.
+        ConfigError: unknown ``method`` or ``target``, or ``attention`` for a model without
+            per-token attention.
+    """
+    if not isinstance(text, str):
+        raise DataError(f"text is {type(text).__name__}, not str: {text!r:.60}")
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}; received {method!r}")
+    config = predictor.config
+    if method == "auto":
+        method = "attention" if has_token_attention(config) else "integrated_gradients"
+    elif method == "attention" and not has_token_attention(config):
+        raise ConfigError(
+            "this model has no per-token attention weights (it needs --pooling attention "
+            "over lstm, gru, bilstm or bigru); use method integrated_gradients")
+    result = predictor.predict(text)
+    label = result["label"] if target is None else target
+    if label not in predictor.labels:
+        raise ConfigError(f"target must be one of {', '.join(predictor.labels)}; "
+                          f"received {target!r}")
+    ids = predictor.encoder.encode([text])[0].numpy()
+    tokens = display_tokens(predictor, text)
+    if len(tokens) != len(ids):  # defensive: the tokens must line up with the ids
+        tokens = [predictor.encoder.vocabulary.id_to_token(int(i)) if i != OOV_ID else OOV_TOKEN
+                  for i in ids]
+    result.update(target=label, method=method, tokens=tokens)
+    if method == "attention":
+        result["attributions"] = attention_weights(predictor.model, ids).tolist()
+    else:
+        scores, _, baseline = integrated_gradients(
+            predictor.model, ids, predictor.labels.index(label), steps)
+        result["attributions"] = scores.tolist()
+        result["baseline_score"] = baseline
+    return result
+
+
+def format_explanation(explanation: dict[str, Any]) -> str:
+    """Human-readable lines: the prediction, then one ``token<TAB>+0.1234`` line per token."""
+    lines = [f"{explanation['label']}\t{explanation['score']:.4f}\t"
+             f"({explanation['method'].replace('_', ' ')} for {explanation['target']})"]
+    for token, score in zip(explanation["tokens"], explanation["attributions"]):
+        lines.append(f"  {token}\t{score:+.4f}")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Export a model directory as a TensorFlow SavedModel that classifies raw strings.
+
+    serve(texts (batch,) tf.string)
+      -> normalize, tokenize, vocabulary lookup (word table or WordPiece), truncate,
+         at least one token, right-pad to the longest text      (batch, time) int32
+      -> the Keras classifier                                    (batch, classes) float32
+      -> {"probabilities": (batch, classes) float32, "label": (batch,) tf.string}
+
+Everything runs inside the graph with the same TensorFlow / tensorflow-text code as
+:class:`sentiment.Predictor`, so the probabilities match it (padding never changes them). The
+SavedModel needs the tensorflow-text custom ops: ``import tensorflow_text`` before
+``tf.saved_model.load``, or a TensorFlow Serving build that links them (see docs/models.md).
+The ``sentiment`` package itself is not needed to load or serve it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .artifacts import atomic_directory
+from .config import write_json
+
+#: Name of the serving endpoint (also registered as ``serving_default``).
+ENDPOINT = "serve"
+#: Sidecar file with the class names and the model's configuration.
+EXPORT_INFO_FILE = "sentiment_export.json"
+
+
+def serving_function(predictor):
+    """A ``tf.function`` over ``(None,) tf.string`` texts returning ``{"probabilities":
+    (batch, classes) float32, "label": (batch,) tf.string}`` for ``predictor``'s model."""
+    import tensorflow as tf
+
+    from .text.vocabulary import PAD_ID
+
+    encoder, model = predictor.encoder, predictor.model
+    labels = tf.constant(list(predictor.labels), dtype=tf.string)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def serve(texts):
+        ids = encoder.encode(texts).to_tensor(default_value=PAD_ID)
+        # some layers reject an empty batch: answer it with an empty (0, classes) result
+        probabilities = tf.cond(
+            tf.shape(ids)[0] > 0,
+            lambda: tf.cast(model(ids, training=False), tf.float32),
+            lambda: tf.zeros([0, len(predictor.labels)], tf.float32))
+        return {"probabilities": probabilities,
+                "label": tf.gather(labels, tf.argmax(probabilities, axis=1))}
+
+    return serve
+
+
+def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
+    """Write the model in ``model_dir`` as a raw-string SavedModel to ``output_dir``.
+
+    Args:
+        model_dir: a model directory written by ``sentiment train``.
+        output_dir: the SavedModel directory to write (replaced atomically when complete).
+            For TensorFlow Serving, use a numbered version directory: ``models/sentiment/1``.
+
+    Returns:
+        ``output_dir``.
+
+    Raises:
+        ModelError: when ``model_dir`` is missing, incomplete or corrupted.
+    """
+    import keras
+
+    from .predictor import Predictor
+
+    predictor = Predictor.load(model_dir)
+    archive = keras.export.ExportArchive()
+    archive.track(predictor.model)
+    vocabulary = predictor.encoder.vocabulary
+    if predictor.config.tokenizer == "wordpiece":
+        archive.track(vocabulary.wordpiece)
+    else:
+        archive.track(vocabulary.table)
+    archive.add_endpoint(ENDPOINT, serving_function(predictor))
+    with atomic_directory(output_dir) as tmp:
+        archive.write_out(str(tmp), verbose=False)
+        write_json(tmp / EXPORT_INFO_FILE, {
+            "endpoint": ENDPOINT, "input": "texts: (batch,) tf.string, raw UTF-8 texts",
+            "outputs": {"probabilities": "(batch, classes) float32",
+                        "label": "(batch,) tf.string"},
+            "labels": list(predictor.labels), "classifier": predictor.config.to_dict(),
+            "requires": "import tensorflow_text (custom ops) before tf.saved_model.load"})
+    return Path(output_dir)

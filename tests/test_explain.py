@@ -1,0 +1,89 @@
+"""Explanations: one signed score per token, integrated gradients complete, attention weights
+where the model has them, CLI `predict --explain`."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sentiment.errors import ConfigError, DataError
+
+
+def test_one_score_per_token_and_integrated_gradients_are_complete(tiny_predictor):
+    text = "The film was wonderful, the plot boring."
+    explanation = tiny_predictor.explain(text, steps=128)
+    assert explanation["method"] == "integrated_gradients"
+    assert explanation["tokens"] == ["the", "film", "was", "wonderful", ",", "the", "plot",
+                                     "boring", "."]
+    assert len(explanation["attributions"]) == len(explanation["tokens"])
+    # completeness (Sundararajan et al. 2017): the scores add up to p(text) - p(baseline)
+    target = explanation["target"]
+    gap = explanation["scores"][target] - explanation["baseline_score"]
+    assert sum(explanation["attributions"]) == pytest.approx(gap, abs=0.02)
+    assert explanation == {**explanation, **tiny_predictor.predict(text)}
+
+
+def test_sentiment_words_get_the_strongest_attributions(tiny_predictor):
+    explanation = tiny_predictor.explain("the movie was great and the story was brilliant")
+    scores = dict(zip(explanation["tokens"], explanation["attributions"]))
+    assert explanation["label"] == "pos"
+    top_two = sorted(scores, key=lambda t: -scores[t])[:2]
+    assert set(top_two) == {"great", "brilliant"}
+    assert scores["great"] > 0 and scores["brilliant"] > 0
+
+
+def test_explaining_the_other_class_flips_the_sign(tiny_predictor):
+    text = "the movie was great"
+    positive = tiny_predictor.explain(text, target="pos")["attributions"]
+    negative = tiny_predictor.explain(text, target="neg")["attributions"]
+    # binary softmax: p(neg) = 1 - p(pos), so the attributions are exact negatives
+    np.testing.assert_allclose(negative, -np.asarray(positive), atol=1e-5)
+
+
+def test_empty_text_and_bad_requests(tiny_predictor):
+    explanation = tiny_predictor.explain("")
+    assert explanation["tokens"] == ["[UNK]"] and len(explanation["attributions"]) == 1
+    with pytest.raises(ConfigError, match="attention"):
+        tiny_predictor.explain("great", method="attention")
+    with pytest.raises(ConfigError, match="target"):
+        tiny_predictor.explain("great", target="neutral")
+    with pytest.raises(DataError):
+        tiny_predictor.explain(42)
+
+
+def test_attention_models_explain_with_their_weights(tiny_predictor):
+    from sentiment.config import ClassifierConfig
+    from sentiment.models.classifier import build_classifier
+    from sentiment.predictor import Predictor
+
+    config = ClassifierConfig(arch="gru", pooling="attention", embedding_dim=8, units=4,
+                              labels=tiny_predictor.labels, max_length=64)
+    model = build_classifier(config, tiny_predictor.encoder.vocabulary.vocabulary_size())
+    predictor = Predictor(model, tiny_predictor.encoder, config)
+    explanation = predictor.explain("a dull plot , superb cast")
+    assert explanation["method"] == "attention"
+    weights = np.asarray(explanation["attributions"])
+    assert len(weights) == len(explanation["tokens"]) == 6
+    assert (weights > 0).all() and weights.sum() == pytest.approx(1.0, abs=1e-5)
+    ig = predictor.explain("a dull plot , superb cast", method="integrated_gradients")
+    assert len(ig["attributions"]) == 6
+
+
+def test_cli_predict_explain(tiny_model_dir):
+    from sentiment.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["predict", "--model", str(tiny_model_dir), "--explain",
+                                  "--json", "superb film", "dull"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [line["tokens"] for line in lines] == [["superb", "film"], ["dull"]]
+    assert all(len(line["attributions"]) == len(line["tokens"]) for line in lines)
+    result = runner.invoke(main, ["predict", "--model", str(tiny_model_dir), "--explain",
+                                  "superb film"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith(("pos\t", "neg\t")) and "integrated gradients" in lines[0]
+    assert [line.split("\t")[0].strip() for line in lines[1:]] == ["superb", "film"]
+    assert all(line.split("\t")[1][0] in "+-" for line in lines[1:])

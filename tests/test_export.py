@@ -1,0 +1,108 @@
+"""`sentiment export`: a raw-string SavedModel that matches Predictor without `sentiment`."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+TEXTS = [
+    "What a wonderful film, the cast was brilliant!",
+    "",
+    "   ",
+    "Café crème, naïve Ünïcödé — 日本語の映画 😀 <br />dull",
+    "the plot was boring and the music was awful " * 40,  # longer than max_length
+    "ok",
+]
+
+# Loads the SavedModel in a fresh interpreter where `import sentiment` is impossible.
+LOADER = """
+import json, sys
+sys.modules["sentiment"] = None  # any import of the package would raise ImportError
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  registers the tf-text custom ops
+model = tf.saved_model.load(sys.argv[1])
+texts = json.loads(sys.stdin.read())
+out = model.serve(tf.constant(texts, dtype=tf.string))
+empty = model.signatures["serving_default"](texts=tf.constant([], dtype=tf.string))
+print(json.dumps({
+    "probabilities": out["probabilities"].numpy().tolist(),
+    "dtype": out["probabilities"].dtype.name,
+    "labels": [label.decode() for label in out["label"].numpy()],
+    "empty_shape": empty["probabilities"].shape.as_list(),
+}))
+"""
+
+
+def load_elsewhere(path):
+    result = subprocess.run([sys.executable, "-c", LOADER, str(path)], input=json.dumps(TEXTS),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def check_parity(model_dir, exported):
+    from sentiment.predictor import Predictor
+
+    predictor = Predictor.load(model_dir)
+    expected = predictor.predict_proba(TEXTS)
+    got = load_elsewhere(exported)
+    assert got["dtype"] == "float32"
+    np.testing.assert_allclose(np.array(got["probabilities"]), expected, atol=1e-4)
+    assert got["labels"] == [predictor.labels[i] for i in expected.argmax(axis=1)]
+    assert got["empty_shape"] == [0, len(predictor.labels)]
+
+
+def test_exported_model_matches_the_predictor_without_sentiment(tiny_model_dir, tmp_path):
+    from sentiment.cli import main
+
+    result = CliRunner().invoke(main, ["export", "--model", str(tiny_model_dir),
+                                       "--output", str(tmp_path / "served" / "1")])
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "served" / "1" / "sentiment_export.json").read_text())
+    assert info["labels"] == ["neg", "pos"]
+    check_parity(tiny_model_dir, tmp_path / "served" / "1")
+
+
+def test_exported_wordpiece_cnn_matches_the_predictor(tiny_data, tmp_path):
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.export import export_saved_model
+    from sentiment.training import train_classifier
+
+    train, _ = tiny_data
+    train_classifier(
+        train, ClassifierConfig(arch="cnn-gru", tokenizer="wordpiece", embedding_dim=16,
+                                units=8, filters=8, max_length=48, vocab_size=150,
+                                min_frequency=1, truncation="head_tail"),
+        TrainingConfig(epochs=1, batch_size=64), tmp_path / "model", verbose=0)
+    export_saved_model(tmp_path / "model", tmp_path / "exported")
+    check_parity(tmp_path / "model", tmp_path / "exported")
+
+
+def test_export_of_a_missing_model_is_a_one_line_error(tmp_path):
+    from sentiment.cli import main
+
+    result = CliRunner().invoke(main, ["export", "--model", str(tmp_path / "nothing"),
+                                       "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_needs_an_output():
+    from sentiment.cli import main
+
+    result = CliRunner().invoke(main, ["export"])
+    assert result.exit_code == 2 and "--output" in result.output
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["export", "--help"]])
+def test_help_does_not_import_tensorflow(argv):
+    code = ("import sys; from sentiment.cli import main\n"
+            "try:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'" % argv)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
