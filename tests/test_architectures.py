@@ -17,7 +17,7 @@ ZOO = [
     ("cnn-gru", "last", 1),
     ("cnn-lstm", "attention", 1),
     ("lstm", "attention", 1),
-    ("bigru", "attention", 2),
+    ("bigru", "attention", 1),
 ]
 
 
@@ -26,6 +26,15 @@ def padded(rows):
     for i, row in enumerate(rows):
         out[i, : len(row)] = row
     return out
+
+
+def graph_forward(model):
+    """The model as one traced graph over any ``(batch, time)`` (eager recurrent layers step
+    through long sequences slowly)."""
+    import tensorflow as tf
+
+    return tf.function(lambda ids: model(ids, training=False),
+                       input_signature=[tf.TensorSpec((None, None), tf.int32)])
 
 
 def small_config(arch, pooling, layers=1, **changes):
@@ -38,16 +47,17 @@ def small_config(arch, pooling, layers=1, **changes):
 def test_padding_never_changes_a_prediction(arch, pooling, layers):
     from sentiment.models.classifier import build_classifier
 
-    model = build_classifier(small_config(arch, pooling, layers), VOCABULARY_SIZE)
+    forward = graph_forward(build_classifier(small_config(arch, pooling, layers),
+                                             VOCABULARY_SIZE))
     rng = np.random.default_rng(0)
     long = rng.integers(2, VOCABULARY_SIZE, size=600).astype(np.int32)
     # lengths below, at and above the kernel widths and pool size, incl. a partial window
-    for length in (1, 2, 4, 7):
-        short = rng.integers(2, VOCABULARY_SIZE, size=length).astype(np.int32)
-        alone = model(padded([short]), training=False).numpy()[0]
-        beside_long = model(padded([short, long]), training=False).numpy()[0]
+    shorts = [rng.integers(2, VOCABULARY_SIZE, size=n).astype(np.int32) for n in (1, 2, 4, 7)]
+    beside_long = forward(padded(shorts + [long])).numpy()
+    for row, short in enumerate(shorts):
+        alone = forward(padded([short])).numpy()[0]
         assert alone.shape == (3,)
-        np.testing.assert_allclose(alone, beside_long, atol=1e-5)
+        np.testing.assert_allclose(alone, beside_long[row], atol=1e-5)
         np.testing.assert_allclose(alone.sum(), 1.0, rtol=1e-5)
 
 
