@@ -80,7 +80,7 @@ class ClassifierConfig:
 
     arch: str = "gru"
     embedding_dim: int = 128
-    units: int = 128
+    units: int = 64
     layers: int = 1
     pooling: str = "max"
     dropout: float = 0.3
