@@ -27,6 +27,8 @@ def test_option_errors_exit_2_without_traceback(runner):
     assert result.exit_code == 2 and "transformer" in result.output
     result = runner.invoke(main, ["train", "--dataset", "imdb", "--train", "x.csv"])
     assert result.exit_code == 2 and "either --dataset or --train" in result.output
+    result = runner.invoke(main, ["train", "--arch", "cnn", "--pooling", "mean"])
+    assert result.exit_code == 2 and "pooling must be max" in result.output
 
 
 def test_predict_prints_label_and_probability(runner, tiny_model_dir):

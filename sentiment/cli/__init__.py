@@ -125,14 +125,26 @@ def main():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
-          embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout, max_length, truncation, tokenizer,
-          vocab_size, min_frequency, epochs, batch_size, learning_rate, validation_fraction,
-          patience, bucketing, mixed_precision, seed, limit, output_dir, quiet):
+          embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,
+          max_length, truncation, tokenizer, vocab_size, min_frequency, epochs, batch_size,
+          learning_rate, validation_fraction, patience, bucketing, mixed_precision, seed, limit, output_dir, quiet):
     """Train a classifier and save it as one model directory."""
     if dataset and train_file:
         raise click.UsageError("give either --dataset or --train, not both")
     if not train_file and (validation_file or test_file):
         raise click.UsageError("--validation and --test need --train")
+    # settings are checked (ConfigError -> exit 2) before any data or TensorFlow is loaded
+    model_config = ClassifierConfig(
+        arch=arch, embedding_dim=embedding_dim, units=units, layers=layers, filters=filters,
+        kernel_sizes=kernel_sizes, pool_size=pool_size, pooling=pooling,
+        dropout=dropout, max_length=max_length, truncation=truncation, tokenizer=tokenizer,
+        vocab_size=vocab_size, min_frequency=min_frequency,
+    )
+    training_config = TrainingConfig(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        validation_fraction=validation_fraction, patience=patience, bucketing=bucketing,
+        mixed_precision=mixed_precision, seed=seed,
+    )
     quiet_tensorflow()
     from ..data import load_labelled_file, load_named_dataset
     from ..paths import default_model_dir
@@ -151,17 +163,6 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     if limit:
         train_data = train_data.sample(limit, seed)
 
-    model_config = ClassifierConfig(
-        arch=arch, embedding_dim=embedding_dim, units=units, layers=layers, filters=filters,
-        kernel_sizes=kernel_sizes, pool_size=pool_size, pooling=pooling,
-        dropout=dropout, max_length=max_length, truncation=truncation, tokenizer=tokenizer,
-        vocab_size=vocab_size, min_frequency=min_frequency,
-    )
-    training_config = TrainingConfig(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        validation_fraction=validation_fraction, patience=patience, bucketing=bucketing,
-        mixed_precision=mixed_precision, seed=seed,
-    )
     output = Path(output_dir) if output_dir else default_model_dir()
     result = train_classifier(
         train_data, model_config, training_config, output,
