@@ -38,7 +38,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -318,6 +318,19 @@ class _ParquetReader(_Reader):
         self._file.close()
 
 
+def _skip_rows(chunks: Iterable[list], skip: int) -> Iterator[tuple[int, list]]:
+    """``(first row index, rows)`` for each chunk of rows, leaving out the first ``skip`` rows
+    (the rows a resumed run has already written)."""
+    start = 0
+    for rows in chunks:
+        if start + len(rows) > skip:
+            rows = rows[max(0, skip - start):]
+            first = max(start, skip)
+            yield first, rows
+            start = first
+        start += len(rows)
+
+
 def _line_chunks(handle: BinaryIO, chunk_size: int, keep_blank: bool
                  ) -> Iterator[list[tuple[int, str]]]:
     """``(line number from 1, line without its line break)`` in lists of ``chunk_size``."""
@@ -345,16 +358,9 @@ class _TextReader(_Reader):
 
     def chunks(self, chunk_size: int, skip: int) -> Iterator[_Chunk]:
         handle = self._handle or self._open_binary()
-        start = 0
-        for lines in _line_chunks(handle, chunk_size, keep_blank=True):
-            if start + len(lines) <= skip:
-                start += len(lines)
-                continue
-            lines = lines[max(0, skip - start):]
-            start = max(start, skip)
+        for start, lines in _skip_rows(_line_chunks(handle, chunk_size, keep_blank=True), skip):
             texts = [line for _, line in lines]
             yield _Chunk(start, texts, table=pa.table({self.text_column: texts}))
-            start += len(lines)
 
 
 class _JsonLinesReader(_Reader):
@@ -393,15 +399,8 @@ class _JsonLinesReader(_Reader):
 
     def _all_chunks(self, chunk_size: int, skip: int) -> Iterator[_Chunk]:
         handle = self._handle or self._open_binary()
-        start = 0
-        for lines in _line_chunks(handle, chunk_size, keep_blank=False):
-            if start + len(lines) <= skip:
-                start += len(lines)
-                continue
-            lines = lines[max(0, skip - start):]
-            start = max(start, skip)
+        for start, lines in _skip_rows(_line_chunks(handle, chunk_size, keep_blank=False), skip):
             yield self._parse(lines, start)
-            start += len(lines)
 
     def prime(self, chunk_size: int, skip: int) -> None:
         """Read the first chunk to learn the columns (union of the keys, in order seen)."""
