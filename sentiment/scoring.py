@@ -278,7 +278,10 @@ class _ParquetReader(_Reader):
     def __init__(self, path: str, text_column: str):
         super().__init__(path, text_column)
         try:
-            self._file = pq.ParquetFile(path)
+            # pre_buffer=False: with pre-buffering, iter_batches keeps every row group it has
+            # read cached until the iterator ends, so memory grew with the file (about one
+            # row group per row group read); without it, memory holds one batch.
+            self._file = pq.ParquetFile(path, pre_buffer=False)
         except (pa.ArrowInvalid, OSError) as error:
             if isinstance(error, FileNotFoundError):
                 raise

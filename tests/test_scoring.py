@@ -349,3 +349,25 @@ def test_output_must_not_replace_input(tmp_path, tiny_predictor, rows):
     write_input(source, "csv", rows)
     with pytest.raises(ConfigError, match="replace the input"):
         score_file(tiny_predictor, source, source)
+
+
+def test_parquet_reader_holds_one_chunk_not_every_row_group_read(tmp_path):
+    """Streaming: Arrow memory while reading a many-row-group file stays near one chunk. (With
+    pyarrow's default pre-buffering, ``iter_batches`` kept every row group read so far.)"""
+    from sentiment.scoring import _ParquetReader
+
+    path = tmp_path / "big.parquet"
+    rng = np.random.default_rng(0)  # incompressible text: the file holds what memory would
+    group = pa.table({"text": [rng.bytes(1000).hex() for _ in range(2000)]})  # 4 MB per group
+    with pq.ParquetWriter(path, group.schema) as writer:
+        for _ in range(8):
+            writer.write_table(group, row_group_size=2000)
+    reader = _ParquetReader(str(path), "text")
+    before = pa.total_allocated_bytes()
+    peak, rows = 0, 0
+    for chunk in reader.chunks(1000, 0):
+        rows += chunk.rows
+        peak = max(peak, pa.total_allocated_bytes() - before)
+    reader.close()
+    assert rows == 16_000
+    assert peak < 3 * group.nbytes, f"{peak / 2**20:.1f} MiB of Arrow memory held"
