@@ -4,7 +4,6 @@ timestamps, evaluation, and the ``sentiment forecast`` commands."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import require_data
 from sentiment.errors import ConfigError, DataError
 from sentiment.forecasting import (
     ForecasterConfig,
@@ -22,17 +22,6 @@ from sentiment.forecasting import (
     seasonal_naive,
 )
 from sentiment.timeseries.data import TimeSeries
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def etth1_dir() -> Path:
-    """The shared data directory holding ``ett/ETTh1.csv``; skip when absent."""
-    root = Path(os.environ.get("SENTIMENT_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "data")
-    if not (root / "ett" / "ETTh1.csv").is_file():
-        pytest.skip(f"needs {root / 'ett' / 'ETTh1.csv'} (set SENTIMENT_DATA_DIR to the shared "
-                    "data)")
-    return root
 
 
 def hourly_csv(path: Path, n: int = 240, nan_rows: tuple[int, ...] = ()) -> Path:
@@ -250,7 +239,7 @@ def test_help_does_not_import_tensorflow():
 
 
 def test_etth1_cli_on_a_small_slice(tmp_path, monkeypatch):
-    root = etth1_dir()
+    root = require_data("ett/ETTh1.csv")
     monkeypatch.setenv("SENTIMENT_DATA_DIR", str(root))
     from sentiment.cli import main
 

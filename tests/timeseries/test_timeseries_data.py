@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import require_data
 from sentiment.errors import DataError
 from sentiment.timeseries.data import (
     ETTH1_BORDERS,
@@ -22,17 +22,6 @@ from sentiment.timeseries.data import (
     split_series,
 )
 from sentiment.timeseries.windows import make_windows
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def etth1_path() -> Path:
-    """``$SENTIMENT_DATA_DIR/ett/ETTh1.csv`` (else ``../shared/data``); skip when absent."""
-    root = Path(os.environ.get("SENTIMENT_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "data")
-    path = root / "ett" / "ETTh1.csv"
-    if not path.is_file():
-        pytest.skip(f"needs {path} (set SENTIMENT_DATA_DIR to the shared data)")
-    return path
 
 
 def write(path: Path, text: str) -> Path:
@@ -154,7 +143,7 @@ def test_fill_gaps_inserts_missing_rows():
 
 
 def test_real_etth1_split(monkeypatch):
-    path = etth1_path()
+    path = require_data("ett/ETTh1.csv") / "ett" / "ETTh1.csv"
     monkeypatch.setenv("SENTIMENT_DATA_DIR", str(path.parent.parent))
     series = load_etth1()
     assert len(series) == 17420 and series.columns[-1] == "OT"
