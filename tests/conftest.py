@@ -3,6 +3,7 @@ session on it (and on a slice of SST-2 when the shared data are present)."""
 
 from __future__ import annotations
 
+import csv
 import os
 import random
 from pathlib import Path
@@ -32,6 +33,15 @@ def require_data(*relative: str) -> Path:
         if not (root / name).is_file():
             pytest.skip(f"needs {root / name} (set SENTIMENT_DATA_DIR to the shared data)")
     return root
+
+
+def write_labelled_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
+    """Write a ``text,label`` CSV with the csv module (independent of the code under test)."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels))
+    return path
 
 
 def make_reviews(n: int, seed: int = 0) -> tuple[list[str], list[str]]:

@@ -14,7 +14,7 @@ import time
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
-from conftest import make_reviews
+from conftest import make_reviews, write_labelled_csv
 from sentiment.cli import main
 from sentiment.cli import score as score_cli
 from sentiment import scoring
@@ -66,11 +66,7 @@ def test_stdin_jsonl_with_probabilities(tiny_model_dir, tiny_predictor):
 
 def test_file_to_output_file_with_summary(tmp_path, tiny_model_dir):
     texts, labels = make_reviews(12, seed=3)
-    source = tmp_path / "tickets.csv"
-    with open(source, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels))
+    source = write_labelled_csv(tmp_path / "tickets.csv", texts, labels)
     target = tmp_path / "scored.parquet"
     result = run([str(source), "-o", str(target), "--model", str(tiny_model_dir)])
     assert result.exit_code == 0, result.output

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import make_reviews
+from conftest import make_reviews, write_labelled_csv
 from sentiment.cli import main
 from sentiment.errors import ConfigError
 from sentiment.metrics import (
@@ -123,11 +123,7 @@ def test_evaluate_cli_report(tmp_path, tiny_model_dir, tiny_predictor):
     pytest.importorskip("matplotlib")
     texts, labels = make_reviews(60, seed=11)
     texts[0], labels[0] = "awful dull terrible tedious", "pos"  # a sure error
-    test_file = tmp_path / "test.csv"
-    with open(test_file, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels))
+    test_file = write_labelled_csv(tmp_path / "test.csv", texts, labels)
     report_dir = tmp_path / "report"
     result = CliRunner().invoke(main, ["evaluate", "--model", str(tiny_model_dir), "--test",
                                        str(test_file), "--report", str(report_dir)])
