@@ -54,6 +54,9 @@ class ClassifierConfig:
             ``attention`` (masked additive attention, Bahdanau et al. 2015, with ``units``
             hidden units).
         dropout: dropout rate before the output layer, in ``[0, 1)``.
+        embedding_dropout: rate of ``SpatialDropout1D`` on the token embeddings (whole
+            embedding channels dropped for a text, Tompson et al., CVPR 2015), in ``[0, 1)``;
+            0 adds no layer.
         max_length: truncation length in tokens.
         truncation: ``head`` keeps the first ``max_length`` tokens; ``head_tail`` keeps the
             first quarter and the last three quarters (Sun et al., 2019, "How to Fine-Tune BERT
@@ -84,6 +87,7 @@ class ClassifierConfig:
     layers: int = 1
     pooling: str = "max"
     dropout: float = 0.3
+    embedding_dropout: float = 0.0
     max_length: int = 400
     truncation: str = "head_tail"
     tokenizer: str = "unicode_script"
@@ -112,8 +116,10 @@ class ClassifierConfig:
             raise ConfigError(f"arch cnn pools with max over time (Kim 2014); pooling must be "
                               f"max, received {self.pooling!r}")
         _check_positive("vocab_size", self.vocab_size, minimum=3)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1); received {self.dropout!r}")
+        for name in ("dropout", "embedding_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1); received {value!r}")
         object.__setattr__(self, "labels", tuple(str(x) for x in self.labels))
         object.__setattr__(self, "label_values", tuple(str(x) for x in self.label_values))
         if self.label_values and len(self.label_values) != len(self.labels):
@@ -140,6 +146,10 @@ class ClassifierConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+#: Learning-rate schedules of :class:`TrainingConfig`.
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """How a classifier is trained (saved for the record; serving does not need it).
@@ -147,7 +157,10 @@ class TrainingConfig:
     Attributes:
         epochs: maximum number of passes over the training data.
         batch_size: texts per batch.
-        learning_rate: Adam step size.
+        learning_rate: Adam step size (the peak, with a schedule).
+        learning_rate_schedule: ``constant``, or ``cosine``: decay from ``learning_rate`` to
+            5% of it over the ``epochs`` planned (Loshchilov & Hutter, "SGDR", ICLR 2017,
+            without restarts).
         validation_fraction: share of the training data held out when no validation data is
             given.
         patience: epochs without improvement of validation loss before early stopping (the
@@ -161,6 +174,7 @@ class TrainingConfig:
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 2e-3
+    learning_rate_schedule: str = "constant"
     validation_fraction: float = 0.1
     patience: int = 1
     bucketing: bool = True
@@ -173,6 +187,10 @@ class TrainingConfig:
         _check_positive("patience", self.patience, minimum=0)
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0; received {self.learning_rate!r}")
+        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ConfigError(f"learning_rate_schedule must be one of "
+                              f"{', '.join(LEARNING_RATE_SCHEDULES)}; received "
+                              f"{self.learning_rate_schedule!r}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
                 f"validation_fraction must be in (0, 1); received {self.validation_fraction!r}")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import platform
 import time
 import warnings
@@ -143,6 +144,21 @@ def encode_texts(encoder, texts: Sequence[str], chunk: int = 2048):
     return tf.concat(parts, axis=0)
 
 
+def learning_rate(training: TrainingConfig, examples: int):
+    """Adam's learning rate: a float for ``constant``, a ``keras.optimizers.schedules.
+    CosineDecay`` over ``epochs * ceil(examples / batch_size)`` steps for ``cosine``.
+
+    With bucketing an epoch has a few more (partial) batches than that estimate; the rate then
+    stays at its floor (5% of the peak) for those last steps.
+    """
+    import keras
+
+    if training.learning_rate_schedule == "constant":
+        return training.learning_rate
+    steps = training.epochs * max(1, math.ceil(examples / training.batch_size))
+    return keras.optimizers.schedules.CosineDecay(training.learning_rate, steps, alpha=0.05)
+
+
 def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: TrainingConfig,
                      output_dir: str | Path, *, validation: LabelledTexts | None = None,
                      test: LabelledTexts | None = None,
@@ -205,7 +221,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             shuffle=False, max_length=config.max_length)
 
         model = build_classifier(config, vocabulary.vocabulary_size())
-        model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate(training, len(train))),
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=["accuracy"])
         early_stopping = keras.callbacks.EarlyStopping(

@@ -26,6 +26,9 @@ def test_invalid_values_name_argument_and_value(kwargs, message):
 def test_training_config_validation():
     with pytest.raises(ConfigError, match="validation_fraction"):
         TrainingConfig(validation_fraction=1.0)
+    with pytest.raises(ConfigError, match="learning_rate_schedule must be one of constant, "
+                                          "cosine; received 'linear'"):
+        TrainingConfig(learning_rate_schedule="linear")
 
 
 def test_atomic_directory_replaces_only_when_complete(tmp_path):

@@ -6,7 +6,13 @@ import pytest
 from sentiment.config import ClassifierConfig, TrainingConfig
 from sentiment.data import LabelledTexts
 from sentiment.errors import DataError
-from sentiment.training import label_indices, label_set, split_validation, train_classifier
+from sentiment.training import (
+    label_indices,
+    label_set,
+    learning_rate,
+    split_validation,
+    train_classifier,
+)
 
 
 def test_model_directory_holds_everything_serving_needs(tiny_model_dir):
@@ -104,3 +110,15 @@ def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path, tiny_data):
     probabilities = Predictor.load(tmp_path / "m").predict_proba(["fun", ""])
     assert probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)
+
+
+def test_cosine_schedule_decays_from_the_peak_to_its_floor_over_the_planned_steps():
+    training = TrainingConfig(epochs=2, batch_size=10, learning_rate=1e-2,
+                              learning_rate_schedule="cosine")
+    schedule = learning_rate(training, examples=95)  # 10 batches per epoch, 20 steps
+    assert float(schedule(0)) == pytest.approx(1e-2)
+    assert float(schedule(10)) == pytest.approx(0.5 * 1e-2 * (1 + 0.05), rel=1e-5)
+    assert float(schedule(20)) == pytest.approx(0.05 * 1e-2)
+    assert float(schedule(25)) == pytest.approx(0.05 * 1e-2)  # extra bucketed batches
+    constant = TrainingConfig(learning_rate=3e-3)
+    assert learning_rate(constant, examples=95) == 3e-3

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from ..config import _CHOICES, ClassifierConfig, TrainingConfig
+from ..config import _CHOICES, LEARNING_RATE_SCHEDULES, ClassifierConfig, TrainingConfig
 from .options import (
     CliError,
     batch_size_option,
@@ -86,7 +86,10 @@ def main():
 @click.option("--pooling", type=click.Choice(POOLINGS), default=MODEL.pooling, show_default=True,
               help="Pooling over time (respects the mask).")
 @click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=MODEL.dropout,
-              show_default=True)
+              show_default=True, help="Dropout rate before the output layer.")
+@click.option("--embedding-dropout", type=click.FloatRange(0.0, 1.0, max_open=True),
+              default=MODEL.embedding_dropout, show_default=True,
+              help="SpatialDropout1D rate on the token embeddings.")
 @click.option("--max-length", type=click.IntRange(min=1), default=MODEL.max_length,
               show_default=True,
               help="Truncate texts to this many tokens.")
@@ -104,8 +107,11 @@ def main():
 @click.option("--epochs", type=click.IntRange(min=1), default=TRAINING.epochs, show_default=True)
 @batch_size_option
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
-              default=TRAINING.learning_rate,
-              show_default=True)
+              default=TRAINING.learning_rate, show_default=True,
+              help="Adam's peak learning rate.")
+@click.option("--learning-rate-schedule", type=click.Choice(LEARNING_RATE_SCHEDULES),
+              default=TRAINING.learning_rate_schedule, show_default=True,
+              help="constant, or cosine: decay to 5% of the peak over the planned epochs.")
 @click.option("--validation-fraction", type=click.FloatRange(0.0, 1.0, min_open=True,
               max_open=True), default=TRAINING.validation_fraction, show_default=True,
               help="Share of the training data held out when no validation file is given.")
@@ -126,8 +132,9 @@ def main():
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
           embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,
-          max_length, truncation, tokenizer, vocab_size, min_frequency, epochs, batch_size,
-          learning_rate, validation_fraction, patience, bucketing, mixed_precision, seed, limit, output_dir, quiet):
+          embedding_dropout, max_length, truncation, tokenizer, vocab_size, min_frequency,
+          epochs, batch_size, learning_rate, learning_rate_schedule, validation_fraction, patience, bucketing,
+          mixed_precision, seed, limit, output_dir, quiet):
     """Train a classifier and save it as one model directory."""
     if dataset and train_file:
         raise click.UsageError("give either --dataset or --train, not both")
@@ -137,12 +144,13 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     model_config = ClassifierConfig(
         arch=arch, embedding_dim=embedding_dim, units=units, layers=layers, filters=filters,
         kernel_sizes=kernel_sizes, pool_size=pool_size, pooling=pooling,
-        dropout=dropout, max_length=max_length, truncation=truncation, tokenizer=tokenizer,
+        dropout=dropout, embedding_dropout=embedding_dropout, max_length=max_length,
+        truncation=truncation, tokenizer=tokenizer,
         vocab_size=vocab_size, min_frequency=min_frequency,
     )
     training_config = TrainingConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        validation_fraction=validation_fraction, patience=patience, bucketing=bucketing,
+        learning_rate_schedule=learning_rate_schedule, validation_fraction=validation_fraction, patience=patience, bucketing=bucketing,
         mixed_precision=mixed_precision, seed=seed,
     )
     quiet_tensorflow()

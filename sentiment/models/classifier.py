@@ -224,6 +224,14 @@ def _convolutions(config: ClassifierConfig, x, mask):
             for i, width in enumerate(config.kernel_sizes)]
 
 
+def _embedding_dropout(config: ClassifierConfig, x):
+    """``SpatialDropout1D(config.embedding_dropout)`` on ``(batch, time, embedding_dim)``
+    embeddings, or ``x`` unchanged when the rate is 0."""
+    if not config.embedding_dropout:
+        return x
+    return keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
+
+
 def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Model:
     """Build the classifier described by ``config``.
 
@@ -241,6 +249,7 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Mo
     if config.arch == "cnn":
         mask = PaddingMask(name="padding_mask")(ids)
         x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, name="embedding")(ids)
+        x = _embedding_dropout(config, x)
         pooled = [MaskedGlobalMaxPooling1D(name=f"max_pool_{i}")(feature, mask=mask)
                   for i, feature in enumerate(_convolutions(config, x, mask))]
         x = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="concat")(pooled)
@@ -249,6 +258,7 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Mo
             mask = PaddingMask(name="padding_mask")(ids)
             x = keras.layers.Embedding(vocabulary_size, config.embedding_dim,
                                        name="embedding")(ids)
+            x = _embedding_dropout(config, x)
             features = _convolutions(config, x, mask)
             x = (features[0] if len(features) == 1
                  else keras.layers.Concatenate(name="concat")(features))
@@ -259,6 +269,7 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Mo
         else:
             x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
                                        name="embedding")(ids)
+            x = _embedding_dropout(config, x)  # the embedding's mask passes through
             mask = None
         for i in range(config.layers):
             last = i == config.layers - 1
