@@ -36,6 +36,21 @@ def test_padding_never_changes_a_prediction(arch, pooling):
     np.testing.assert_allclose(alone.sum(), 1.0, rtol=1e-5)
 
 
+@pytest.mark.parametrize("arch,pooling", [("gru", "max"), ("cnn", "max"), ("cnn-lstm", "last")])
+def test_embedding_dropout_keeps_the_mask_and_padding_invariance(arch, pooling):
+    config = ClassifierConfig(arch=arch, pooling=pooling, embedding_dim=8, units=6, filters=4,
+                              embedding_dropout=0.5, labels=("a", "b"))
+    model = build_classifier(config, VOCABULARY_SIZE)
+    assert model.get_layer("embedding_dropout").rate == 0.5
+    rng = np.random.default_rng(1)
+    short, long = random_ids(rng, 5), random_ids(rng, 600)
+    alone = model(padded([short]), training=False).numpy()[0]
+    beside_long = model(padded([short, long]), training=False).numpy()[0]
+    np.testing.assert_allclose(alone, beside_long, atol=1e-5)
+    without = build_classifier(config.replace(embedding_dropout=0.0), VOCABULARY_SIZE)
+    assert "embedding_dropout" not in [layer.name for layer in without.layers]
+
+
 def test_output_is_float32_probabilities_under_mixed_precision():
     import keras
 
