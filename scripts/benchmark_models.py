@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 #: Settings shared by every benchmarked model, pinned here so that a change of the library's
 #: defaults does not change the benchmark.
 BASE = {"embedding_dim": 128, "units": 64, "layers": 1, "pooling": "max", "dropout": 0.3,
+        "embedding_dropout": 0.0,
         "truncation": "head", "min_frequency": 2, "filters": 100, "kernel_sizes": (3, 4, 5),
         "pool_size": 2}
 #: Row name -> ClassifierConfig settings that differ from BASE.

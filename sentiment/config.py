@@ -87,8 +87,8 @@ class ClassifierConfig:
     layers: int = 1
     pooling: str = "max"
     dropout: float = 0.3
-    embedding_dropout: float = 0.0
-    max_length: int = 400
+    embedding_dropout: float = 0.25
+    max_length: int = 600
     truncation: str = "head_tail"
     tokenizer: str = "unicode_script"
     vocab_size: int = 30000
