@@ -9,7 +9,8 @@
 Everything runs inside the graph with the same TensorFlow / tensorflow-text code as
 :class:`sentiment.Predictor`, so the probabilities match it (padding never changes them). The
 SavedModel needs the tensorflow-text custom ops: ``import tensorflow_text`` before
-``tf.saved_model.load``, or a TensorFlow Serving build that links them (see docs/models.md).
+``tf.saved_model.load``, or a TensorFlow Serving build that links them (see README.md,
+"Export for serving").
 The ``sentiment`` package itself is not needed to load or serve it.
 """
 

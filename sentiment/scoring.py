@@ -785,7 +785,7 @@ def release_memory() -> None:
 
     Tokenizing a chunk allocates and frees large temporary buffers, which allocators tend to
     keep; called after each chunk, this limits the creep of resident memory from chunk to
-    chunk (see docs/scoring.md for what the benchmark measured).
+    chunk (README.md, "Scoring files", records what the benchmark measured).
     """
     global _MALLOC_TRIM
     if _MALLOC_TRIM is None:
