@@ -20,7 +20,9 @@ from .options import (
     json_option,
     label_column_option,
     model_option,
+    quiet_option,
     quiet_tensorflow,
+    seed_option,
     text_column_option,
     translate_errors,
 )
@@ -122,13 +124,13 @@ def main():
               help="Batch texts of similar length together.")
 @click.option("--mixed-precision", is_flag=True,
               help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")
-@click.option("--seed", type=int, default=TRAINING.seed, show_default=True)
+@seed_option
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Train on a seeded random sample of N examples (quick trials).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Model directory to write (default: $SENTIMENT_MODEL_DIR or "
               "~/.sentiment/models/default).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
           embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,

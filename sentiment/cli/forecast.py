@@ -13,7 +13,14 @@ from pathlib import Path
 
 import click
 
-from .options import CliError, json_option, quiet_tensorflow, translate_errors
+from .options import (
+    CliError,
+    json_option,
+    quiet_option,
+    quiet_tensorflow,
+    seed_option,
+    translate_errors,
+)
 
 ARCHITECTURES = ("gru", "lstm", "linear")
 DECODERS = ("direct", "autoregressive")
@@ -131,11 +138,11 @@ def forecast():
               help="Rows between training windows.")
 @click.option("--max-windows", type=click.IntRange(min=1), default=None,
               help="Use at most this many (evenly spaced) training windows (quick trials).")
-@click.option("--seed", type=int, default=1337, show_default=True)
+@seed_option
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Model directory to write (default: $SENTIMENT_FORECAST_MODEL_DIR or "
               "~/.sentiment/models/forecast).")
-@click.option("--quiet", is_flag=True, help="No progress output.")
+@quiet_option
 @translate_errors
 def train(dataset, data_file, date_column, resample, score_column, targets, features,
           lookback, horizon, arch, decoder, layers, units, conv_filters, kernel_size, segment,

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from ..config import TrainingConfig
 from ..errors import SentimentError
 
 
@@ -86,3 +87,8 @@ batch_size_option = click.option(
     "--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
     help="Texts per batch.",
 )
+
+seed_option = click.option("--seed", type=int, default=TrainingConfig.seed, show_default=True,
+                           help="Seed for shuffling, splits and weight initialisation.")
+
+quiet_option = click.option("--quiet", is_flag=True, help="No progress output.")
