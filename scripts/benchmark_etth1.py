@@ -39,6 +39,8 @@ def main(argv=None) -> int:
                         choices=["multivariate", "univariate"])
     parser.add_argument("--arch", default="gru", choices=["gru", "lstm"])
     parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="Dropout on the encoder's context vector.")
     parser.add_argument("--segment", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--patience", type=int, default=2)
@@ -84,7 +86,8 @@ def main(argv=None) -> int:
                               inputs=targets, split="etth1", dataset="etth1")
                 models.append(fit(ForecasterConfig(
                     arch=args.arch, units=args.units, segment=args.segment,
-                    channel_independent=len(targets) > 1, revin=True, **common),
+                    channel_independent=len(targets) > 1, revin=True, dropout=args.dropout,
+                    **common),
                     model_training))
                 linears.append(fit(ForecasterConfig(arch="linear", revin=False, calendar=(),
                                                     **common), linear_training))
@@ -112,7 +115,8 @@ def main(argv=None) -> int:
     name = f"{args.arch.upper()} seq2seq"
     print(f"\nETTh1, lookback chosen from {args.lookback} by validation MSE (in brackets), "
           f"normalized test set (stride 1), MSE / MAE; "
-          f"{name}: {args.units} units, segment {args.segment}, RevIN, channel-independent "
+          f"{name}: {args.units} units, dropout {args.dropout}, segment {args.segment}, RevIN, "
+          f"channel-independent "
           f"in the multivariate setting, direct decoder, <= {args.epochs} epochs.\n")
     print(f"| setting | H | {name} | linear | repeat_last | seasonal_naive |")
     print("|---|---:|---|---|---|---|")
