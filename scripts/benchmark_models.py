@@ -194,7 +194,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             with output.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
-        if dataset == "imdb" and args.oov:  # full IMDB train and test, default vocab_size
+        if dataset == "imdb" and args.oov:  # full IMDB train and test, 30,000 words, min count 2
             for row in oov_rates(named.train, named.test, 30000):
                 rows.append(row)
                 print(json.dumps(row), flush=True)

@@ -91,8 +91,8 @@ class ClassifierConfig:
     max_length: int = 600
     truncation: str = "head_tail"
     tokenizer: str = "unicode_script"
-    vocab_size: int = 30000
-    min_frequency: int = 2
+    vocab_size: int = 20000
+    min_frequency: int = 3
     labels: tuple[str, ...] = ()
     label_values: tuple[str, ...] = ()
     mixed_precision: str = "float32"

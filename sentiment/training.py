@@ -163,7 +163,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                      output_dir: str | Path, *, validation: LabelledTexts | None = None,
                      test: LabelledTexts | None = None,
                      label_names: dict[str, str] | None = None,
-                     verbose: int = 1) -> TrainResult:
+                     callbacks: Sequence[Any] = (), verbose: int = 1) -> TrainResult:
     """Train a classifier on ``train`` and write its model directory atomically.
 
     Args:
@@ -174,6 +174,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         validation: validation data; carved from ``train`` when ``None``.
         test: test data, evaluated after training when given.
         label_names: display names of raw label values (``{"0": "negative"}``).
+        callbacks: extra ``keras.callbacks.Callback`` objects for ``model.fit`` (after the
+            early stopping, which restores the best weights).
         verbose: 1 for a Keras progress bar per epoch, 0 for silence.
 
     Returns:
@@ -232,7 +234,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             warnings.filterwarnings("ignore", message=".*ran out of data")
             warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
             history = model.fit(train_batches, validation_data=validation_batches,
-                                epochs=training.epochs, callbacks=[early_stopping],
+                                epochs=training.epochs,
+                                callbacks=[early_stopping, *callbacks],
                                 verbose=verbose)
         seconds = time.perf_counter() - started
         epochs_run = len(history.history["loss"])

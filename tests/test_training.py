@@ -79,14 +79,26 @@ def test_interrupted_training_leaves_no_model_directory(tmp_path, tiny_data, mon
 
 
 def test_string_and_integer_labels_are_kept_by_name(tmp_path, tiny_data):
+    import keras
+
     from sentiment.predictor import Predictor
+
+    class EpochsSeen(keras.callbacks.Callback):
+        epochs: list = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append((epoch, {"loss", "val_loss", "val_accuracy"} <= set(logs)))
 
     train, _ = tiny_data
     three = ("3", "7", "10")
     numeric = LabelledTexts(train.texts[:210], tuple(three[i % 3] for i in range(210)), "n")
+    seen = EpochsSeen()
     result = train_classifier(numeric, ClassifierConfig(units=4, embedding_dim=8, max_length=32),
                               TrainingConfig(epochs=1, bucketing=False), tmp_path / "m",
-                              label_names={"3": "bad", "10": "great"}, verbose=0)
+                              label_names={"3": "bad", "10": "great"}, callbacks=[seen],
+                              verbose=0)
+    # extra callbacks see each epoch, with the validation metrics
+    assert seen.epochs == [(0, True)]
     assert result.config.labels == ("bad", "7", "great")
     assert result.config.label_values == ("3", "7", "10")
     predictor = Predictor.load(tmp_path / "m")
