@@ -113,7 +113,8 @@ def main(argv=None) -> int:
                                              for r in linears]}}
             rows.append(row)
             print(f"{setting} H={horizon}: model {best['mse']:.3f}/{best['mae']:.3f} "
-                  f"(lookback {best['lookback']}, dropout {best['dropout']}), linear {linear['mse']:.3f}/"
+                  f"(lookback {best['lookback']}, dropout {best['dropout']}), "
+                  f"linear {linear['mse']:.3f}/"
                   f"{linear['mae']:.3f} (lookback {linear['lookback']}); "
                   f"{sum(r['seconds'] for r in models + linears):.0f}s",
                   file=sys.stderr, flush=True)

@@ -184,10 +184,10 @@ def main() -> None:
         print(f"    training seconds per epoch (validation excluded): {r['epoch_seconds']}")
     if len(results) == 2:
         default, plain = results
+        mean, best = ("train_examples_per_second_mean", "train_examples_per_second_best")
         print(f"\ntraining throughput ratio (default / plain): whole fit "
-              f"{default['train_examples_per_second_mean'] / plain['train_examples_per_second_mean']:.2f}x"
-              f" (validation excluded), fastest epoch "
-              f"{default['train_examples_per_second_best'] / plain['train_examples_per_second_best']:.2f}x")
+              f"{default[mean] / plain[mean]:.2f}x (validation excluded), fastest epoch "
+              f"{default[best] / plain[best]:.2f}x")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

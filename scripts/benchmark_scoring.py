@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=default_model())
     parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--replicate", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--chunk-size", type=int, default=10_000)
     parser.add_argument("--baseline-rows", type=int, default=5_000,
                         help="Random sample of the test set scored by the plain recipe.")

@@ -146,6 +146,12 @@ class ClassifierConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+#: Texts per model call when predicting (``Predictor``, ``sentiment predict``, ``evaluate`` and
+#: ``score``). Texts are sorted by length into batches, so a large batch adds little padding;
+#: on IMDB with the default model, 256 scored 10,000 reviews' ids in 4.5 s against 5.4 s at
+#: 64 (scripts/benchmark_scoring.py measures the whole path).
+INFERENCE_BATCH_SIZE = 256
+
 #: Learning-rate schedules of :class:`TrainingConfig`.
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 

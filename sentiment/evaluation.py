@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from .config import INFERENCE_BATCH_SIZE
 from .data import LabelledTexts
 from .metrics import classification_report
 from .training import label_indices
 
 
-def evaluate_predictor(predictor, data: LabelledTexts, batch_size: int = 64) -> dict:
+def evaluate_predictor(predictor, data: LabelledTexts,
+                       batch_size: int = INFERENCE_BATCH_SIZE) -> dict:
     """Accuracy, macro F1, ROC-AUC (two classes) and the confusion matrix of ``predictor`` on
     ``data`` (see :func:`sentiment.metrics.classification_report`).
 

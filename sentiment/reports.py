@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .config import INFERENCE_BATCH_SIZE
 from .errors import ConfigError, DataError
 from .metrics import (
     calibration_bins,
@@ -248,7 +249,8 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
     return metrics
 
 
-def evaluate_with_report(predictor, data, directory: str | Path, batch_size: int = 64) -> dict:
+def evaluate_with_report(predictor, data, directory: str | Path,
+                         batch_size: int = INFERENCE_BATCH_SIZE) -> dict:
     """Evaluate ``predictor`` on ``data`` (:class:`sentiment.data.LabelledTexts`) and write the
     report files into ``directory`` (see :func:`write_report`).
 

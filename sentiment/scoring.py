@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from .config import INFERENCE_BATCH_SIZE
 from .errors import ConfigError, DataError
 
 #: Formats that can be read.
@@ -489,7 +490,7 @@ def text_problem(value: Any) -> str | None:
     return None
 
 
-def predict_chunk(predictor, texts: Sequence[Any], batch_size: int = 64,
+def predict_chunk(predictor, texts: Sequence[Any], batch_size: int = INFERENCE_BATCH_SIZE,
                   row_errors: dict | None = None) -> ChunkPredictions:
     """Classify ``texts`` (any values) with ``predictor.predict_proba``; a missing, empty or
     non-string value gets no prediction and a message instead, never an exception.
@@ -889,7 +890,7 @@ def _load_state(paths: dict[str, Path], identity: dict) -> dict | None:
 def score_file(predictor, input_path: str | os.PathLike, output_path: str | os.PathLike | None
                = None, *, text_column: str = "text", input_format: str | None = None,
                output_format: str | None = None, probabilities: bool = False,
-               overwrite_columns: bool = False, batch_size: int = 64,
+               overwrite_columns: bool = False, batch_size: int = INFERENCE_BATCH_SIZE,
                chunk_size: int = DEFAULT_CHUNK_SIZE, resume: bool = False,
                model_id: str | None = None,
                progress: Callable[[int, int, int | None, float | None], None] | None = None,

@@ -26,6 +26,20 @@ def test_predict_list_keeps_input_order(tiny_predictor):
         assert batched["scores"]["pos"] == pytest.approx(single["scores"]["pos"], abs=1e-5)
 
 
+def test_texts_encoded_in_blocks_keep_their_order(tiny_predictor, monkeypatch):
+    # more texts than one encoding block: the next block is encoded in a thread while the
+    # model runs on the current one; every row must still land in its place
+    import sentiment.predictor
+
+    texts = [("great fun " * (i % 5) + "awful dull " * (i % 3)).strip() for i in range(23)]
+    expected = np.concatenate([tiny_predictor.predict_proba([t]) for t in texts])
+    monkeypatch.setattr(sentiment.predictor, "ENCODE_CHUNK", 4)
+    np.testing.assert_allclose(tiny_predictor.predict_proba(texts, batch_size=3), expected,
+                               atol=1e-5)
+    with pytest.raises(DataError, match=r"texts\[9\] is int"):
+        tiny_predictor.predict_proba(texts[:9] + [7])
+
+
 def test_short_text_alone_or_beside_a_600_token_text(tiny_predictor):
     short = "a brilliant film"
     long = " ".join(["the", "plot", "was", "dull"] * 150)  # 600 tokens

@@ -17,6 +17,7 @@ from ..config import _CHOICES, LEARNING_RATE_SCHEDULES, ClassifierConfig, Traini
 from .options import (
     CliError,
     batch_size_option,
+    inference_batch_size_option,
     json_option,
     label_column_option,
     model_option,
@@ -200,7 +201,7 @@ def _load_predictor(model_dir):
 @main.command()
 @model_option
 @json_option
-@batch_size_option
+@inference_batch_size_option
 @click.option("--explain", is_flag=True,
               help="Also show per-token attributions (integrated gradients, or attention "
               "weights where the model has them).")
@@ -232,7 +233,7 @@ def predict(model_dir, as_json, batch_size, explain, texts):
               help="Labelled file: CSV, TSV, JSON Lines or Parquet.")
 @text_column_option
 @label_column_option
-@batch_size_option
+@inference_batch_size_option
 @json_option
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Also write metrics.json, confusion_matrix.png, roc.png, calibration.png "

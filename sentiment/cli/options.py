@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..config import TrainingConfig
+from ..config import INFERENCE_BATCH_SIZE, TrainingConfig
 from ..errors import SentimentError
 
 
@@ -84,8 +84,13 @@ label_column_option = click.option(
 )
 
 batch_size_option = click.option(
-    "--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-    help="Texts per batch.",
+    "--batch-size", type=click.IntRange(min=1), default=TrainingConfig.batch_size,
+    show_default=True, help="Texts per training batch.",
+)
+
+inference_batch_size_option = click.option(
+    "--batch-size", type=click.IntRange(min=1), default=INFERENCE_BATCH_SIZE, show_default=True,
+    help="Texts per model call (sorted by length, so large batches add little padding).",
 )
 
 seed_option = click.option("--seed", type=int, default=TrainingConfig.seed, show_default=True,

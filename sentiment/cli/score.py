@@ -15,7 +15,7 @@ import click
 
 from .options import (
     CliError,
-    batch_size_option,
+    inference_batch_size_option,
     model_option,
     quiet_tensorflow,
     text_column_option,
@@ -86,7 +86,7 @@ def _raise_terminated(signum, frame):
 @click.option("--overwrite-columns", is_flag=True,
               help="Replace input columns named predicted_label, predicted_score, prob_* or "
               "error instead of stopping.")
-@batch_size_option
+@inference_batch_size_option
 @click.option("--chunk-size", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Rows read, scored and written at a time (memory grows with it).")
 @click.option("--resume", is_flag=True,

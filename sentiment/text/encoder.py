@@ -34,10 +34,15 @@ def truncate(ids: tf.RaggedTensor, max_length: int, truncation: str = "head") ->
                           f"received {truncation!r}")
     head = max_length // 4
     tail = max_length - head
-    lengths = tf.expand_dims(ids.row_lengths(), 1)  # (batch, 1)
-    positions = tf.ragged.range(ids.row_lengths())  # (batch, None)
-    keep = (positions < head) | (positions >= lengths - tail)
-    return tf.ragged.boolean_mask(ids, keep)
+    # on the flat values (ragged elementwise ops broadcast through a much slower path):
+    # each token's row, its position in the row and the row's length, (tokens,) int64
+    row = ids.value_rowids()
+    position = tf.range(tf.size(ids.flat_values, out_type=tf.int64)) - tf.gather(
+        ids.row_starts(), row)
+    length = tf.gather(ids.row_lengths(), row)
+    keep = (position < head) | (position >= length - tail)
+    return tf.RaggedTensor.from_value_rowids(tf.boolean_mask(ids.flat_values, keep),
+                                             tf.boolean_mask(row, keep), ids.nrows())
 
 
 def ensure_nonempty(ids: tf.RaggedTensor) -> tf.RaggedTensor:
