@@ -84,7 +84,9 @@ def test_string_and_integer_labels_are_kept_by_name(tmp_path, tiny_data):
     from sentiment.predictor import Predictor
 
     class EpochsSeen(keras.callbacks.Callback):
-        epochs: list = []
+        def __init__(self):
+            super().__init__()
+            self.epochs = []
 
         def on_epoch_end(self, epoch, logs=None):
             self.epochs.append((epoch, {"loss", "val_loss", "val_accuracy"} <= set(logs)))

@@ -106,9 +106,9 @@ class Tokenizer:
         at = tf.where(other)[:, 0]
         groups.append((at, self._script.tokenize(tf.gather(flat, at))))
 
-        counts = tf.zeros_like(flat, dtype=tf.int64)  # tokens per word, (words,) int64
-        for at, pieces in groups:
-            counts = tf.tensor_scatter_nd_update(counts, at[:, None], pieces.row_lengths())
+        # the groups partition the words: tokens per word, (words,) int64
+        counts = tf.dynamic_stitch([tf.cast(at, tf.int32) for at, _ in groups],
+                                   [pieces.row_lengths() for _, pieces in groups])
         first = tf.cumsum(counts, exclusive=True)  # position of each word's first token
         positions, values = [], []
         for at, pieces in groups:
