@@ -44,6 +44,9 @@ def main(argv=None) -> int:
                         help="Dropout on the encoder's context vector, or several to choose from "
                         "by validation MSE (0.5 is SegRNN's setting for ETTh1 in "
                         "Time-Series-Library).")
+    parser.add_argument("--highway", type=int, nargs="+", default=[0],
+                        help="Steps of each target's history in the model's linear highway "
+                        "(LSTNet; 0: none), or several to choose from by validation MSE.")
     parser.add_argument("--segment", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--patience", type=int, default=2)
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
         result = train_forecaster(series, config, training)
         test = result.metrics["test"]
         return {"mse": test["mse"], "mae": test["mae"], "lookback": config.lookback,
-                "dropout": config.dropout,
+                "dropout": config.dropout, "highway": config.highway,
                 "val_mse": result.metrics["training"]["best_val_mse"],
                 "epochs": result.metrics["training"]["epochs_run"],
                 "seconds": round(time.perf_counter() - t0, 1),
@@ -90,11 +93,12 @@ def main(argv=None) -> int:
                 common = dict(lookback=lookback, horizon=horizon, targets=targets,
                               inputs=targets, split="etth1", dataset="etth1")
                 for dropout in args.dropout:
-                    models.append(fit(ForecasterConfig(
-                        arch=args.arch, units=args.units, segment=args.segment,
-                        channel_independent=len(targets) > 1, revin=True, dropout=dropout,
-                        **common),
-                        model_training))
+                    for highway in args.highway:
+                        models.append(fit(ForecasterConfig(
+                            arch=args.arch, units=args.units, segment=args.segment,
+                            channel_independent=len(targets) > 1, revin=True,
+                            dropout=dropout, highway=min(highway, lookback), **common),
+                            model_training))
                 linears.append(fit(ForecasterConfig(arch="linear", revin=False, calendar=(),
                                                     **common), linear_training))
             best = min(models, key=lambda r: r["val_mse"])
@@ -106,14 +110,15 @@ def main(argv=None) -> int:
                    **{name: {"mse": b["mse"], "mae": b["mae"]}
                       for name, b in best["baselines"].items()},
                    "windows": best["windows"],
-                   "candidates": {"model": [{k: r[k] for k in ("lookback", "dropout", "val_mse",
-                                                               "mse")}
+                   "candidates": {"model": [{k: r[k] for k in ("lookback", "dropout", "highway",
+                                                               "val_mse", "mse")}
                                             for r in models],
                                   "linear": [{k: r[k] for k in ("lookback", "val_mse", "mse")}
                                              for r in linears]}}
             rows.append(row)
             print(f"{setting} H={horizon}: model {best['mse']:.3f}/{best['mae']:.3f} "
-                  f"(lookback {best['lookback']}, dropout {best['dropout']}), "
+                  f"(lookback {best['lookback']}, dropout {best['dropout']}, "
+                  f"highway {best['highway']}), "
                   f"linear {linear['mse']:.3f}/"
                   f"{linear['mae']:.3f} (lookback {linear['lookback']}); "
                   f"{sum(r['seconds'] for r in models + linears):.0f}s",
@@ -121,8 +126,8 @@ def main(argv=None) -> int:
     total = time.perf_counter() - started
 
     name = f"{args.arch.upper()} seq2seq"
-    print(f"\nETTh1, lookback chosen from {args.lookback} and the model's dropout from "
-          f"{args.dropout} by validation MSE (in brackets), "
+    print(f"\nETTh1, lookback chosen from {args.lookback}, the model's dropout from "
+          f"{args.dropout} and highway from {args.highway} by validation MSE (in brackets), "
           f"normalized test set (stride 1), MSE / MAE; "
           f"{name}: {args.units} units, segment {args.segment}, RevIN, "
           f"channel-independent "
@@ -131,7 +136,8 @@ def main(argv=None) -> int:
     print("|---|---:|---|---|---|---|")
     for row in rows:
         cells = [f"{row[k]['mse']:.3f} / {row[k]['mae']:.3f}"
-                 + (f" ({row[k]['lookback']}, {row[k]['dropout']})" if k == "model"
+                 + (f" ({row[k]['lookback']}, {row[k]['dropout']}, {row[k]['highway']})"
+                    if k == "model"
                     else f" ({row[k]['lookback']})" if k == "linear" else "")
                  for k in ("model", "linear", "repeat_last", "seasonal_naive")]
         print(f"| {row['setting']} | {row['horizon']} | " + " | ".join(cells) + " |")

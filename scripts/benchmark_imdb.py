@@ -8,6 +8,13 @@ measures end-to-end prediction throughput (raw text -> label, the 25,000 test re
 every text padded to the max length, no bucketing, Embedding -> one LSTM(64) -> Dense(1),
 2 epochs, same batch size.
 
+Training throughput is reported three ways: over each whole fit and in each recipe's fastest
+epoch (validation excluded), and paired: after both fits, the two trained models take turns
+training on their own real batches (the default's bucketed batches of IMDB train, the plain
+recipe's padded ones), 40 steps each per round for 7 rounds, and the median of the per-round
+ratios is reported. On a shared machine whose speed drifts by up to 2x over minutes, the
+paired ratio compares the recipes under the same conditions; the whole-fit ratio does not.
+
     SENTIMENT_DATA_DIR=../shared/data python scripts/benchmark_imdb.py
     python scripts/benchmark_imdb.py --limit 2000 --epochs 1   # a quick smoke run
 
@@ -61,6 +68,52 @@ def throughput(examples: int, timer) -> dict:
             "train_examples_per_second_best": round(examples / min(timer.seconds), 1)}
 
 
+PAIRED_STEPS = 40
+
+
+def default_slices(predictor, train) -> callable:
+    """Timed slices of the trained default model on its own bucketed IMDB train batches."""
+    import keras
+
+    from sentiment.config import TrainingConfig
+    from sentiment.training import encode_texts, label_indices, split_validation
+    from sentiment.text.batching import training_dataset
+
+    training = TrainingConfig()
+    train, _ = split_validation(train, training.validation_fraction, training.seed)
+    batches = training_dataset(encode_texts(predictor.encoder, train.texts),
+                               label_indices(train, predictor.config), training.batch_size,
+                               seed=training.seed, max_length=predictor.config.max_length)
+    model = predictor.model
+    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
+                  loss="sparse_categorical_crossentropy")
+    return timed_slices(model, batches, PAIRED_STEPS)
+
+
+def timed_slices(model, batches, steps: int):
+    """A function that trains ``model`` for ``steps`` batches of the (repeated) dataset
+    ``batches`` and returns the seconds taken."""
+    iterator = iter(batches.repeat())
+
+    def run() -> float:
+        started = time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(*next(iterator))
+        return time.perf_counter() - started
+
+    run()  # trace and warm up
+    return run
+
+
+def paired_ratio(default_slice, plain_slice, rounds: int = 7) -> dict:
+    """Alternate timed slices of equal examples; the per-round speed ratios and their median."""
+    ratios = []
+    for _ in range(rounds):
+        ours, theirs = default_slice(), plain_slice()
+        ratios.append(theirs / ours)  # same examples: speed ratio = time ratio inverted
+    return {"ratios": [round(r, 2) for r in ratios], "median": float(np.median(ratios))}
+
+
 def train_default(splits, epochs: int | None, output: Path) -> dict:
     from sentiment.config import ClassifierConfig, TrainingConfig
     from sentiment.predictor import Predictor
@@ -79,7 +132,7 @@ def train_default(splits, epochs: int | None, output: Path) -> dict:
     probabilities = predictor.predict_proba(test.texts, batch_size=256)
     predict_seconds = time.perf_counter() - started
     y_true = np.array([int(y) for y in test.labels])
-    return {
+    return predictor, {
         "recipe": f"sentiment default ({config.arch}, {config.units} units, {config.pooling} "
                   f"pooling, max_length {config.max_length}, bucketing)",
         "test_accuracy": float((probabilities.argmax(1) == y_true).mean()),
@@ -126,7 +179,9 @@ def train_plain(splits, max_length: int, vocab_size: int, batch_size: int, epoch
     scores = model.predict(vectorize(tf.constant(test.texts)), batch_size=256, verbose=0)[:, 0]
     predict_seconds = time.perf_counter() - started
     y_true = np.array([int(y) for y in test.labels])
-    return {
+    slice_ = timed_slices(model, tf.data.Dataset.from_tensor_slices((x_train, y_train))
+                          .shuffle(len(y_train), seed=0).batch(batch_size), PAIRED_STEPS)
+    return slice_, {
         "recipe": f"plain (TextVectorization, padded to {max_length}, LSTM(64), {epochs} epochs)",
         "test_accuracy": float(((scores > 0.5).astype(int) == y_true).mean()),
         "train_examples_per_second": round(len(train) * epochs / fit_seconds, 1),
@@ -168,11 +223,15 @@ def main() -> None:
           f"GPU: {bool(tf.config.list_physical_devices('GPU'))}", flush=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        results.append(train_default(splits, args.epochs, args.output or Path(tmp) / "model"))
+        predictor, default = train_default(splits, args.epochs, args.output or Path(tmp) / "model")
+        results.append(default)
     if not args.skip_plain:
-        results.append(train_plain(splits, ClassifierConfig().max_length,
-                                   ClassifierConfig().vocab_size, TrainingConfig().batch_size,
-                                   args.plain_epochs))
+        plain_slice, plain = train_plain(splits, ClassifierConfig().max_length,
+                                         ClassifierConfig().vocab_size,
+                                         TrainingConfig().batch_size, args.plain_epochs)
+        results.append(plain)
+        paired = paired_ratio(default_slices(predictor, splits.train), plain_slice)
+        default["paired_ratio_to_plain"] = paired
     header = (f"{'recipe':<80} {'test acc':>8} {'train ex/s':>10} {'fastest epoch ex/s':>18} "
               f"{'epochs':>6} {'fit s':>7} {'predict texts/s':>15}")
     print("\n" + header + "\n" + "-" * len(header))
@@ -187,7 +246,9 @@ def main() -> None:
         mean, best = ("train_examples_per_second_mean", "train_examples_per_second_best")
         print(f"\ntraining throughput ratio (default / plain): whole fit "
               f"{default[mean] / plain[mean]:.2f}x (validation excluded), fastest epoch "
-              f"{default[best] / plain[best]:.2f}x")
+              f"{default[best] / plain[best]:.2f}x, paired slices "
+              f"{default['paired_ratio_to_plain']['median']:.2f}x (median of "
+              f"{default['paired_ratio_to_plain']['ratios']}, {PAIRED_STEPS} steps each)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

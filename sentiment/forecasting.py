@@ -90,6 +90,8 @@ class ForecasterConfig:
             Lin et al. 2023); 1 is step by step.
         channel_independent: forecast each target column as its own univariate series with
             shared weights (Nie et al., PatchTST, ICLR 2023); needs inputs == targets.
+        highway: steps of each target's recent history fed to a linear map added to the
+            forecast (LSTNet's highway, Lai et al., SIGIR 2018); 0 (default) disables it.
         calendar: calendar features used as known inputs; ``None`` (default) picks them from
             the sampling frequency at training time, ``()`` uses none.
         mean, std: z-normalization statistics of the inputs on the training split, in file
@@ -121,6 +123,7 @@ class ForecasterConfig:
     revin: bool = True
     segment: int = 1
     channel_independent: bool = False
+    highway: int = 0
     calendar: tuple[str, ...] | None = None
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
@@ -138,6 +141,7 @@ class ForecasterConfig:
         if self.season is not None:
             _positive("season", self.season)
         _positive("conv_filters", self.conv_filters, minimum=0)
+        _positive("highway", self.highway, minimum=0)
         for name, choices in (("arch", ARCHITECTURES), ("decoder", DECODERS),
                               ("split", SPLITS)):
             if getattr(self, name) not in choices:
@@ -155,6 +159,9 @@ class ForecasterConfig:
                               f"received {list(self.inputs)}")
         if self.segment > self.lookback:
             raise ConfigError(f"segment ({self.segment}) must not exceed lookback "
+                              f"({self.lookback})")
+        if self.highway > self.lookback:
+            raise ConfigError(f"highway ({self.highway}) must not exceed lookback "
                               f"({self.lookback})")
         if self.channel_independent and self.inputs != self.targets:
             raise ConfigError("channel_independent forecasts each target from its own history; "
@@ -630,7 +637,7 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
         decoder=config.decoder, units=config.units, layers=config.layers,
         conv_filters=config.conv_filters, kernel_size=config.kernel_size,
         dropout=config.dropout, revin=config.revin, segment=config.segment,
-        channel_independent=config.channel_independent)
+        channel_independent=config.channel_independent, highway=config.highway)
     model.compile(optimizer=keras.optimizers.Adam(training.learning_rate, clipnorm=1.0),
                   loss=masked_mse, metrics=[masked_mae])
     forecaster = Forecaster(model, config)

@@ -72,6 +72,8 @@ def test_config_validation_and_round_trip():
         ForecasterConfig(targets=("a",), inputs=("a",), decoder="beam")
     with pytest.raises(ConfigError, match="extra input features"):
         ForecasterConfig(targets=("a",), inputs=("a", "b"), channel_independent=True)
+    with pytest.raises(ConfigError, match=r"highway \(25\) must not exceed lookback \(24\)"):
+        ForecasterConfig(lookback=24, targets=("a",), inputs=("a",), highway=25)
     series = TimeSeries(np.zeros((3, 3)), ("a", "b", "c"))
     assert resolve_columns(series, ["c"], None) == (("c",), ("c",))
     assert resolve_columns(series, ["c"], ["all"]) == (("c",), ("c", "a", "b"))
@@ -94,7 +96,7 @@ def trained(tmp_path_factory):
         "forecast", "train", "--data", str(csv), "--date-column", "timestamp",
         "--targets", "load", "--features", "temp", "--lookback", "24", "--horizon", "6",
         "--units", "8", "--epochs", "2", "--batch-size", "32", "--conv-filters", "4",
-        "--output", str(root / "model"), "--quiet"])
+        "--highway", "12", "--output", str(root / "model"), "--quiet"])
     assert result.exit_code == 0, result.output
     assert "model saved to" in result.output and "repeat_last" in result.output
     return root / "model", csv
@@ -107,7 +109,7 @@ def test_model_directory_and_config(trained):
     saved = json.loads((model_dir / "config.json").read_text())["forecaster"]
     assert saved["targets"] == ["load"] and saved["inputs"] == ["load", "temp"]
     assert saved["lookback"] == 24 and saved["horizon"] == 6 and saved["frequency"] == 3600
-    assert saved["season"] == 24 and saved["split"] == "ratio"
+    assert saved["season"] == 24 and saved["split"] == "ratio" and saved["highway"] == 12
     assert len(saved["mean"]) == 2 and saved["std"][0] > 0
     assert not list(model_dir.parent.glob(".model.tmp-*"))  # atomic write left nothing behind
 

@@ -127,6 +127,9 @@ def forecast():
               help="Calendar features (hour, weekday, day of month/year) as known inputs.")
 @click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
               show_default=True)
+@click.option("--highway", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Add a linear map of each target's last N steps to the forecast (LSTNet's "
+              "highway; 0: none).")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Windows per batch.")
@@ -146,7 +149,7 @@ def forecast():
 @translate_errors
 def train(dataset, data_file, date_column, resample, score_column, targets, features,
           lookback, horizon, arch, decoder, layers, units, conv_filters, kernel_size, segment,
-          channel_independent, revin, calendar, dropout, epochs, batch_size, learning_rate,
+          channel_independent, revin, calendar, dropout, highway, epochs, batch_size, learning_rate,
           patience, stride, max_windows, seed, output_dir, quiet):
     """Train a forecaster and save it as one model directory; prints test MSE/MAE."""
     target_names, feature_names = _columns(targets), _columns(features)
@@ -165,7 +168,7 @@ def train(dataset, data_file, date_column, resample, score_column, targets, feat
         lookback=lookback, horizon=horizon, targets=target_names, inputs=inputs, arch=arch,
         decoder=decoder, units=units, layers=layers, conv_filters=conv_filters,
         kernel_size=kernel_size, dropout=dropout, revin=revin, segment=segment,
-        channel_independent=channel_independent, calendar=None if calendar else (),
+        channel_independent=channel_independent, highway=highway, calendar=None if calendar else (),
         date_column=date_column or "date",
         split="etth1" if dataset == "etth1" else "ratio", dataset=dataset, resample=resample,
         score_column=(score_column or "score") if resample else None)

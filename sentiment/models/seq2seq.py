@@ -30,6 +30,12 @@ patch of ``W`` time steps and one decoder step emit ``W`` steps (cf. SegRNN, Lin
 and ``channel_independent=True`` forecasts each channel as its own univariate series with
 shared weights (``(batch, time, C) -> (batch * C, time, 1)``, Nie et al., PatchTST, ICLR 2023).
 
+``highway=k`` adds a linear autoregressive component to the decoder's output (the "highway" of
+LSTNet, Lai et al., "Modeling Long- and Short-Term Temporal Patterns with Deep Neural
+Networks", SIGIR 2018): one ``Dense(horizon)`` from the last ``k`` values of each target, with
+weights shared by the targets, computed in the normalized space and summed with the recurrent
+forecast, so the network only has to learn what a linear map of the recent past misses.
+
 ``arch="linear"`` is the linear baseline: one ``Dense`` from the flattened window to all
 ``horizon x targets`` outputs (cf. Zeng et al., "Are Transformers Effective for Time Series
 Forecasting?", AAAI 2023).
@@ -206,13 +212,15 @@ class Seq2SeqForecaster(keras.Model):
         revin: reversible instance normalization of each window.
         segment: time steps per recurrent step (patches in the encoder and decoder).
         channel_independent: treat each channel as its own series (needs inputs == targets).
+        highway: steps of each target's recent history in the linear highway (LSTNet); 0
+            disables it; at most ``lookback``.
     """
 
     def __init__(self, lookback: int, horizon: int, inputs: int, targets: int, calendar: int = 0,
                  arch: str = "gru", decoder: str = "direct", units: int = 64, layers: int = 1,
                  conv_filters: int = 0, kernel_size: int = 3, dropout: float = 0.0,
                  revin: bool = True, segment: int = 1, channel_independent: bool = False,
-                 **kwargs):
+                 highway: int = 0, **kwargs):
         super().__init__(**kwargs)
         if arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}; received {arch!r}")
@@ -225,6 +233,9 @@ class Seq2SeqForecaster(keras.Model):
             raise ValueError("channel_independent needs the inputs to be the targets")
         if segment < 1:
             raise ValueError(f"segment must be >= 1; received {segment!r}")
+        if not 0 <= highway <= lookback:
+            raise ValueError(f"highway must be in [0, lookback={lookback}]; received "
+                             f"{highway!r}")
         self.lookback, self.horizon = int(lookback), int(horizon)
         self.n_inputs, self.n_targets, self.n_calendar = int(inputs), int(targets), int(calendar)
         self.arch, self.decoder = arch, decoder
@@ -232,6 +243,7 @@ class Seq2SeqForecaster(keras.Model):
         self.conv_filters, self.kernel_size = int(conv_filters), int(kernel_size)
         self.dropout_rate, self.use_revin = float(dropout), bool(revin)
         self.segment, self.channel_independent = int(segment), bool(channel_independent)
+        self.highway_steps = int(highway)
         # Width of one series as the layers see it: 1 per channel when channel-independent.
         self._inputs = 1 if channel_independent else self.n_inputs
         self._targets = 1 if channel_independent else self.n_targets
@@ -243,6 +255,8 @@ class Seq2SeqForecaster(keras.Model):
             self.flatten = keras.layers.Flatten(name="flatten")
             self.linear = keras.layers.Dense(self.horizon * self._targets, name="linear")
             return
+        self.highway = (keras.layers.Dense(self.horizon, name="highway")
+                        if self.highway_steps else None)
         self.conv = (keras.layers.Conv1D(conv_filters, kernel_size, padding="causal",
                                          activation="relu", name="conv")
                      if conv_filters else None)
@@ -345,7 +359,7 @@ class Seq2SeqForecaster(keras.Model):
             decoded = self.decoder_rnn(ops.concatenate(rest, axis=-1), initial_state=states,
                                        training=training)
             output = self._unsegment(self.head(decoded))
-            return self._restore(output, mean, std)
+            return self._restore(self._add_highway(output, values), mean, std)
 
         last = ops.reshape(values[:, -self.segment:, :t], (-1, self.segment * t))
         if training and teacher is not None:
@@ -359,7 +373,16 @@ class Seq2SeqForecaster(keras.Model):
             previous = ops.zeros_like(repeated[..., :1]) * ops.zeros((self.segment * t,))
         output = self.decoder_rnn(ops.concatenate([previous] + rest, axis=-1),
                                   initial_state=list(states) + [last], training=training)
-        return self._restore(self._unsegment(output), mean, std)
+        return self._restore(self._add_highway(self._unsegment(output), values), mean, std)
+
+    def _add_highway(self, output, values):
+        """``output`` ``(batch, horizon, targets)`` plus the linear highway of the last
+        ``highway`` steps of ``values`` ``(batch, lookback, inputs)`` (normalized, zero where
+        missing), applied to each target alike."""
+        if self.highway is None:
+            return output
+        recent = ops.transpose(values[:, -self.highway_steps:, :self._targets], (0, 2, 1))
+        return output + ops.transpose(self.highway(recent), (0, 2, 1))
 
     def _unsegment(self, x):
         """``(batch, steps, segment * targets)`` -> ``(batch, horizon, targets)``."""
@@ -416,7 +439,7 @@ class Seq2SeqForecaster(keras.Model):
                 "decoder": self.decoder, "units": self.units, "layers": self.layers_count,
                 "conv_filters": self.conv_filters, "kernel_size": self.kernel_size,
                 "dropout": self.dropout_rate, "revin": self.use_revin, "segment": self.segment,
-                "channel_independent": self.channel_independent}
+                "channel_independent": self.channel_independent, "highway": self.highway_steps}
 
 
 def build_forecaster(**kwargs) -> Seq2SeqForecaster:

@@ -94,6 +94,30 @@ def test_revin_normalizes_each_window_and_restores_it():
     np.testing.assert_allclose(restored, x[:, :2], rtol=1e-4)
 
 
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+def test_highway_adds_a_linear_map_of_each_targets_recent_history(decoder):
+    """LSTNet's highway: forecast = recurrent part + Dense(horizon) of the last k values of
+    each target, with the same weights for every target."""
+    model = build_forecaster(lookback=10, horizon=4, inputs=3, targets=2, units=4, revin=False,
+                             decoder=decoder, highway=3)
+    x = inputs(model)
+    highway = model.get_layer("highway")
+    rng = np.random.default_rng(1)
+    kernel = rng.normal(size=(3, 4)).astype("float32")
+    bias = rng.normal(size=(4,)).astype("float32")
+    highway.set_weights([np.zeros_like(kernel), np.zeros_like(bias)])
+    recurrent_only = np.asarray(model(x))
+    highway.set_weights([kernel, bias])
+    recent = x["past"][:, -3:, :2]  # (batch, 3, targets)
+    expected = recurrent_only + np.einsum("bkt,kh->bht", recent, kernel) + bias[None, :, None]
+    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_highway_longer_than_the_lookback_is_refused():
+    with pytest.raises(ValueError, match="highway"):
+        build_forecaster(lookback=5, horizon=2, inputs=1, targets=1, highway=6)
+
+
 def test_masked_mse_ignores_missing_targets():
     y_true = np.array([[[1.0], [np.nan]], [[np.nan], [np.nan]]], np.float32)
     y_pred = np.array([[[3.0], [100.0]], [[7.0], [7.0]]], np.float32)
@@ -102,7 +126,7 @@ def test_masked_mse_ignores_missing_targets():
 
 def test_save_and_load_round_trip(tmp_path):
     model = build_forecaster(lookback=8, horizon=4, inputs=2, targets=2, calendar=1, units=4,
-                             decoder="autoregressive", segment=2, conv_filters=2)
+                             decoder="autoregressive", segment=2, conv_filters=2, highway=3)
     x = inputs(model)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False)
