@@ -21,7 +21,7 @@ VOCAB_FILE = "vocab.txt"
 METRICS_FILE = "metrics.json"
 
 _CHOICES = {
-    "arch": ("lstm", "gru", "bilstm", "bigru", "cnn", "cnn-lstm", "cnn-gru"),
+    "arch": ("lstm", "gru", "bilstm", "bigru", "cnn", "cnn-lstm", "cnn-gru", "fasttext"),
     "pooling": ("last", "mean", "max", "attention"),
     "tokenizer": ("unicode_script", "whitespace", "wordpiece"),
     "truncation": ("head", "head_tail"),
@@ -46,13 +46,19 @@ class ClassifierConfig:
         arch: recurrent encoder, ``lstm``, ``gru``, ``bilstm`` or ``bigru``; ``cnn`` (Kim 2014
             multi-width Conv1D with max-over-time pooling; needs ``pooling="max"``); or
             ``cnn-lstm`` / ``cnn-gru`` (Conv1D + MaxPooling1D front end feeding ``layers``
-            LSTM/GRU layers).
+            LSTM/GRU layers); or ``fasttext`` (the embeddings of the words and their n-grams
+            averaged, then the output layer; Joulin et al. 2017, "Bag of Tricks for Efficient
+            Text Classification", EACL; pooling ``mean`` or ``max``).
         embedding_dim: width of the token embeddings.
         units: recurrent units per direction and layer.
         layers: number of stacked recurrent layers.
         pooling: ``last`` (final unmasked state), ``mean`` or ``max`` over unmasked steps, or
             ``attention`` (masked additive attention, Bahdanau et al. 2015, with ``units``
-            hidden units).
+            hidden units); ``None`` (default) resolves to ``mean`` for ``fasttext`` and
+            ``max`` for the others.
+        ngrams: word n-grams of orders 2..``ngrams`` added to each text's tokens (after
+            truncating the words to ``max_length``) and to the vocabulary; 1 (default) for words
+            only. Word tokenizers only (not ``wordpiece``).
         dropout: dropout rate before the output layer, in ``[0, 1)``.
         embedding_dropout: rate of ``SpatialDropout1D`` on the token embeddings (whole
             embedding channels dropped for a text, Tompson et al., CVPR 2015), in ``[0, 1)``;
@@ -85,7 +91,7 @@ class ClassifierConfig:
     embedding_dim: int = 128
     units: int = 64
     layers: int = 1
-    pooling: str = "max"
+    pooling: str | None = None
     dropout: float = 0.3
     embedding_dropout: float = 0.25
     max_length: int = 600
@@ -99,8 +105,11 @@ class ClassifierConfig:
     filters: int = 100
     kernel_sizes: tuple[int, ...] = (3, 4, 5)
     pool_size: int = 2
+    ngrams: int = 1
 
     def __post_init__(self):
+        if self.pooling is None:
+            object.__setattr__(self, "pooling", "mean" if self.arch == "fasttext" else "max")
         for name in _CHOICES:
             _check_choice(name, getattr(self, name))
         for name in ("embedding_dim", "units", "layers", "max_length", "min_frequency",
@@ -115,6 +124,13 @@ class ClassifierConfig:
         if self.arch == "cnn" and self.pooling != "max":
             raise ConfigError(f"arch cnn pools with max over time (Kim 2014); pooling must be "
                               f"max, received {self.pooling!r}")
+        if self.arch == "fasttext" and self.pooling not in ("mean", "max"):
+            raise ConfigError(f"arch fasttext averages (or maxes) its token embeddings; pooling "
+                              f"must be mean or max, received {self.pooling!r}")
+        _check_positive("ngrams", self.ngrams)
+        if self.ngrams > 1 and self.tokenizer == "wordpiece":
+            raise ConfigError(f"ngrams={self.ngrams} needs a word tokenizer (unicode_script or "
+                              "whitespace), not wordpiece")
         _check_positive("vocab_size", self.vocab_size, minimum=3)
         for name in ("dropout", "embedding_dropout"):
             value = getattr(self, name)

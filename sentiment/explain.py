@@ -37,7 +37,8 @@ def has_token_attention(config) -> bool:
 def display_tokens(predictor, text: str) -> list[str]:
     """The tokens of ``text`` that the model reads, aligned with its ids.
 
-    Word tokenizers give the words themselves (an out-of-vocabulary word keeps its spelling);
+    Word tokenizers give the words themselves (an out-of-vocabulary word keeps its spelling),
+    followed by their n-grams ("not good") for models with ``ngrams > 1``;
     WordPiece gives the pieces (``##`` marks a continuation). A text without tokens is one
     ``[UNK]``.
     """
@@ -45,8 +46,9 @@ def display_tokens(predictor, text: str) -> list[str]:
     ids = encoder.encode([text])[0].numpy()
     if predictor.config.tokenizer == "wordpiece":
         return [encoder.vocabulary.id_to_token(int(i)) for i in ids]
-    words = truncate(encoder.tokenizer.tokenize([text]), encoder.max_length,
-                     encoder.truncation)[0].numpy()
+    words = (encoder.tokens([text]) if encoder.ngrams > 1 else
+             truncate(encoder.tokenizer.tokenize([text]), encoder.max_length,
+                      encoder.truncation))[0].numpy()
     if len(words) == 0:
         return [OOV_TOKEN]
     return [w.decode("utf-8") for w in words]

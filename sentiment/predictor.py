@@ -83,7 +83,7 @@ class Predictor:
             raise ModelError(f"{model_path} is corrupted ({type(error).__name__}: {error}); "
                              "train the model again") from None
         encoder = TextEncoder(make_tokenizer(config.tokenizer), vocabulary, config.max_length,
-                              config.truncation)
+                              config.truncation, config.ngrams)
         return cls(model, encoder, config)
 
     @staticmethod

@@ -130,9 +130,12 @@ def library_versions() -> dict[str, str]:
             "numpy": np.__version__, "python": platform.python_version()}
 
 
-def _token_batches(tokenizer, texts: Sequence[str], chunk: int = 2048):
+def _token_batches(tokenizer, texts: Sequence[str], chunk: int = 2048, ngrams: int = 1):
+    from .text.encoder import add_ngrams
+
     for start in range(0, len(texts), chunk):
-        yield tokenizer.tokenize(list(texts[start:start + chunk])).flat_values.numpy()
+        tokens = tokenizer.tokenize(list(texts[start:start + chunk]))
+        yield add_ngrams(tokens, ngrams).flat_values.numpy()
 
 
 def encode_texts(encoder, texts: Sequence[str], chunk: int = 2048):
@@ -210,8 +213,10 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
 
         tokenizer = make_tokenizer(config.tokenizer)  # word splitter; wordpiece: BERT words
         vocabulary = vocabulary_type(config.tokenizer).build(
-            _token_batches(tokenizer, train.texts), config.vocab_size, config.min_frequency)
-        encoder = TextEncoder(tokenizer, vocabulary, config.max_length, config.truncation)
+            _token_batches(tokenizer, train.texts, ngrams=config.ngrams), config.vocab_size,
+            config.min_frequency)
+        encoder = TextEncoder(tokenizer, vocabulary, config.max_length, config.truncation,
+                              config.ngrams)
         train_ids = encode_texts(encoder, train.texts)
         validation_ids = encode_texts(encoder, validation.texts)
 

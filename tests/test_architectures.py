@@ -18,6 +18,8 @@ ZOO = [
     ("cnn-lstm", "attention", 1),
     ("lstm", "attention", 1),
     ("bigru", "attention", 1),
+    ("fasttext", "mean", 1),
+    ("fasttext", "max", 1),
 ]
 
 
@@ -126,6 +128,16 @@ def test_configuration_errors():
         ClassifierConfig(arch="transformer")
     restored = ClassifierConfig.from_dict({"arch": "cnn-gru", "kernel_sizes": [3, 5]})
     assert restored.kernel_sizes == (3, 5)
+    with pytest.raises(ConfigError, match="pooling must be mean or max"):
+        ClassifierConfig(arch="fasttext", pooling="attention")
+    with pytest.raises(ConfigError, match="ngrams=2 needs a word tokenizer"):
+        ClassifierConfig(ngrams=2, tokenizer="wordpiece")
+    with pytest.raises(ConfigError, match="ngrams must be an integer >= 1"):
+        ClassifierConfig(ngrams=0)
+    # the pooling default follows the architecture, and is saved resolved
+    assert ClassifierConfig(arch="fasttext").pooling == "mean"
+    assert ClassifierConfig().pooling == "max"
+    assert ClassifierConfig.from_dict(ClassifierConfig(arch="fasttext").to_dict()).pooling == "mean"
 
 
 def test_cli_rejects_bad_kernel_sizes_before_loading_anything():

@@ -70,6 +70,22 @@ def test_attention_models_explain_with_their_weights(tiny_predictor):
     assert len(ig["attributions"]) == 6
 
 
+def test_ngram_models_explain_each_word_and_bigram(tiny_predictor):
+    from sentiment.config import ClassifierConfig
+    from sentiment.models.classifier import build_classifier
+    from sentiment.predictor import Predictor
+    from sentiment.text.encoder import TextEncoder
+
+    base = tiny_predictor.encoder
+    encoder = TextEncoder(base.tokenizer, base.vocabulary, 64, ngrams=2)
+    config = ClassifierConfig(arch="fasttext", ngrams=2, embedding_dim=8,
+                              labels=tiny_predictor.labels, max_length=64)
+    model = build_classifier(config, base.vocabulary.vocabulary_size())
+    explanation = Predictor(model, encoder, config).explain("a dull plot")
+    assert explanation["tokens"] == ["a", "dull", "plot", "a dull", "dull plot"]
+    assert len(explanation["attributions"]) == 5
+
+
 def test_cli_predict_explain(tiny_model_dir):
     from sentiment.cli import main
 

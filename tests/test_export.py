@@ -81,6 +81,24 @@ def test_exported_wordpiece_cnn_matches_the_predictor(tiny_data, tmp_path):
     check_parity(tmp_path / "model", tmp_path / "exported")
 
 
+def test_exported_fasttext_bigram_model_matches_the_predictor(tiny_data, tmp_path):
+    """Word n-grams are built inside the exported graph too."""
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.export import export_saved_model
+    from sentiment.predictor import Predictor
+    from sentiment.training import train_classifier
+
+    train, _ = tiny_data
+    train_classifier(
+        train, ClassifierConfig(arch="fasttext", ngrams=2, embedding_dim=16, max_length=48,
+                                vocab_size=2000, min_frequency=1),
+        TrainingConfig(epochs=1, batch_size=64), tmp_path / "model", verbose=0)
+    vocabulary = Predictor.load(tmp_path / "model").encoder.vocabulary
+    assert any(" " in token for token in vocabulary.get_vocabulary())  # bigrams are in it
+    export_saved_model(tmp_path / "model", tmp_path / "exported")
+    check_parity(tmp_path / "model", tmp_path / "exported")
+
+
 def test_export_of_a_missing_model_is_a_one_line_error(tmp_path):
     from sentiment.cli import main
 

@@ -86,8 +86,8 @@ def main():
               help="Conv1D kernel widths in tokens, comma-separated (cnn*).")
 @click.option("--pool-size", type=click.IntRange(min=1), default=MODEL.pool_size,
               show_default=True, help="MaxPooling1D window of the cnn-lstm/cnn-gru front end.")
-@click.option("--pooling", type=click.Choice(POOLINGS), default=MODEL.pooling, show_default=True,
-              help="Pooling over time (respects the mask).")
+@click.option("--pooling", type=click.Choice(POOLINGS), default=None,
+              help="Pooling over time (respects the mask).  [default: max; mean for fasttext]")
 @click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=MODEL.dropout,
               show_default=True, help="Dropout rate before the output layer.")
 @click.option("--embedding-dropout", type=click.FloatRange(0.0, 1.0, max_open=True),
@@ -107,6 +107,9 @@ def main():
 @click.option("--min-frequency", type=click.IntRange(min=1), default=MODEL.min_frequency,
               show_default=True,
               help="Minimum count of a token in the training split to enter the vocabulary.")
+@click.option("--ngrams", type=click.IntRange(min=1), default=MODEL.ngrams, show_default=True,
+              help="Add word n-grams up to this order to the tokens and the vocabulary "
+              "(2: bigrams, as fastText; word tokenizers only).")
 @click.option("--epochs", type=click.IntRange(min=1), default=TRAINING.epochs, show_default=True)
 @batch_size_option
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
@@ -136,7 +139,7 @@ def main():
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
           embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,
           embedding_dropout, max_length, truncation, tokenizer, vocab_size, min_frequency,
-          epochs, batch_size, learning_rate, learning_rate_schedule, validation_fraction, patience, bucketing,
+          ngrams, epochs, batch_size, learning_rate, learning_rate_schedule, validation_fraction, patience, bucketing,
           mixed_precision, seed, limit, output_dir, quiet):
     """Train a classifier and save it as one model directory."""
     if dataset and train_file:
@@ -149,7 +152,7 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
         kernel_sizes=kernel_sizes, pool_size=pool_size, pooling=pooling,
         dropout=dropout, embedding_dropout=embedding_dropout, max_length=max_length,
         truncation=truncation, tokenizer=tokenizer,
-        vocab_size=vocab_size, min_frequency=min_frequency,
+        vocab_size=vocab_size, min_frequency=min_frequency, ngrams=ngrams,
     )
     training_config = TrainingConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,

@@ -32,6 +32,11 @@ the ids explicitly, because Conv1D and MaxPooling1D do not carry a Keras mask:
 pooling, so a text's features do not depend on how much padding follows it. After ReLU every
 feature is >= 0, so a zeroed padded step never wins a max-pooling window that holds a real one.
 
+fasttext (Joulin et al. 2017, "Bag of Tricks for Efficient Text Classification", EACL):
+  ids of the words and their n-grams -> Embedding(mask_zero=True) (batch, time, embedding_dim)
+  -> mean (or max) over unmasked steps  (batch, embedding_dim)
+  -> Dropout -> Dense -> softmax
+
 ``pooling="attention"`` (any recurrent encoder) is masked additive attention over time
 (Bahdanau et al. 2015, "Neural Machine Translation by Jointly Learning to Align and
 Translate", ICLR, scored against a learned context vector as in Yang et al. 2016); the layer
@@ -246,7 +251,13 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Mo
         ``attention_pool`` also outputs the ``(batch, time) float32`` attention weights.
     """
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    if config.arch == "cnn":
+    if config.arch == "fasttext":
+        x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
+                                   name="embedding")(ids)
+        x = _embedding_dropout(config, x)
+        x = (keras.layers.GlobalAveragePooling1D(name="mean_pool")(x) if config.pooling == "mean"
+             else MaskedGlobalMaxPooling1D(name="max_pool")(x))
+    elif config.arch == "cnn":
         mask = PaddingMask(name="padding_mask")(ids)
         x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, name="embedding")(ids)
         x = _embedding_dropout(config, x)

@@ -1,5 +1,9 @@
 """Raw strings -> token ids: tokenizer, vocabulary lookup, truncation, at least one token.
 
+With ``ngrams=n > 1`` (bag-of-n-grams models such as ``arch="fasttext"``) the words are
+truncated first and each text's word n-grams of orders 2..n are appended to its words before
+the lookup, so the vocabulary holds words and n-grams alike.
+
 The whole chain is TensorFlow ops, so it runs in ``tf.data``, in :class:`sentiment.Predictor`
 and inside an exported SavedModel alike.
 """
@@ -7,6 +11,7 @@ and inside an exported SavedModel alike.
 from __future__ import annotations
 
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 from ..errors import ConfigError
 from .tokenizer import Tokenizer
@@ -57,6 +62,27 @@ def ensure_nonempty(ids: tf.RaggedTensor) -> tf.RaggedTensor:
     return tf.concat([ids, filler], axis=1)
 
 
+#: Separator of the words of an n-gram token ("not good").
+NGRAM_SEPARATOR = " "
+
+
+def add_ngrams(tokens: tf.RaggedTensor, ngrams: int) -> tf.RaggedTensor:
+    """Append each row's word n-grams of orders 2..``ngrams`` to its words.
+
+    ``(batch, None) tf.string`` -> ``(batch, None) tf.string``: the words, then the bigrams
+    ("not good"), then the trigrams..., each joined by a space, as fastText's word n-gram
+    features (Joulin et al. 2017, "Bag of Tricks for Efficient Text Classification", EACL).
+    A row of ``k`` words gains ``k - 1`` bigrams; ``ngrams=1`` returns ``tokens`` unchanged.
+    """
+    if ngrams <= 1:
+        return tokens
+    grams = [tf_text.ngrams(tokens, width, axis=-1,
+                            reduction_type=tf_text.Reduction.STRING_JOIN,
+                            string_separator=NGRAM_SEPARATOR)
+             for width in range(2, ngrams + 1)]
+    return tf.concat([tokens, *grams], axis=1)
+
+
 class TextEncoder:
     """Turns raw texts into token ids exactly as the model was trained on.
 
@@ -65,18 +91,33 @@ class TextEncoder:
         vocabulary: the :class:`Vocabulary`.
         max_length: truncation length in tokens.
         truncation: ``head`` or ``head_tail`` (see :func:`truncate`).
+        ngrams: append word n-grams of orders 2..``ngrams`` after truncating the words (see
+            :func:`add_ngrams`); 1 (default) for words only.
     """
 
     def __init__(self, tokenizer: Tokenizer, vocabulary: Vocabulary, max_length: int,
-                 truncation: str = "head"):
+                 truncation: str = "head", ngrams: int = 1):
         self.tokenizer = tokenizer
         self.vocabulary = vocabulary
         self.max_length = max_length
         self.truncation = truncation
+        self.ngrams = ngrams
         truncate(tf.ragged.constant([[1]], dtype=tf.int32), max_length, truncation)  # validate
 
+    def tokens(self, texts: tf.Tensor | list[str]) -> tf.RaggedTensor:
+        """``(batch,) tf.string`` -> the ``(batch, None) tf.string`` tokens that :meth:`encode`
+        looks up: the words, and with ``ngrams > 1`` the truncated words and their n-grams
+        (only for word tokenizers, whose tokens are strings)."""
+        words = self.tokenizer.tokenize(texts)
+        if self.ngrams <= 1:
+            return words
+        return add_ngrams(truncate(words, self.max_length, self.truncation), self.ngrams)
+
     def encode(self, texts: tf.Tensor | list[str]) -> tf.RaggedTensor:
-        """``(batch,) tf.string`` -> ``(batch, None) tf.int32`` ids, 1 to ``max_length`` each."""
+        """``(batch,) tf.string`` -> ``(batch, None) tf.int32`` ids, 1 to ``max_length`` each
+        (to ``max_length`` words plus their n-grams with ``ngrams > 1``)."""
+        if self.ngrams > 1:
+            return ensure_nonempty(self.vocabulary.lookup(self.tokens(texts)))
         ids = self.vocabulary.lookup(self.tokenizer.tokenize(texts))
         return ensure_nonempty(truncate(ids, self.max_length, self.truncation))
 

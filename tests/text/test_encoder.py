@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from sentiment.errors import ConfigError
-from sentiment.text.encoder import TextEncoder, ensure_nonempty, truncate
+from sentiment.text.encoder import TextEncoder, add_ngrams, ensure_nonempty, truncate
 from sentiment.text.tokenizer import Tokenizer
 from sentiment.text.vocabulary import OOV_ID, Vocabulary
 
@@ -53,3 +53,23 @@ def test_encode_padded_pads_right_with_zeros(encoder):
     mask = padded != 0
     # right padding: once a row is masked it stays masked
     assert all(np.all(np.diff(row.astype(int)) <= 0) for row in mask)
+
+
+def test_add_ngrams_appends_bigrams_and_trigrams_after_the_words():
+    words = tf.ragged.constant([["not", "a", "good", "film"], ["fine"], []])
+    assert add_ngrams(words, 1) is words
+    out = [[t.decode() for t in row] for row in add_ngrams(words, 3).to_list()]
+    assert out == [["not", "a", "good", "film", "not a", "a good", "good film", "not a good",
+                    "a good film"], ["fine"], []]
+
+
+def test_ngram_encoder_truncates_the_words_before_adding_their_ngrams():
+    vocab = Vocabulary.build([np.array(["not", "good", "not good", "film", "good film"],
+                                       dtype=object)], 100)
+    encoder = TextEncoder(Tokenizer(), vocab, max_length=2, ngrams=2)
+    assert [t.decode() for t in encoder.tokens(["Not good film"])[0].numpy()] == [
+        "not", "good", "not good"]
+    ids = encoder.encode(["Not good film", ""]).to_list()
+    assert ids[0] == [vocab.token_to_id("not"), vocab.token_to_id("good"),
+                      vocab.token_to_id("not good")]
+    assert ids[1] == [OOV_ID]  # still never an empty row
