@@ -49,6 +49,8 @@ MODELS = {
     "cnn": {"arch": "cnn", "dropout": 0.5},
     "cnn-lstm": {"arch": "cnn-lstm"},
     "cnn-gru": {"arch": "cnn-gru"},
+    "fasttext": {"arch": "fasttext", "pooling": "mean"},
+    "fasttext-bigrams": {"arch": "fasttext", "pooling": "mean", "ngrams": 2},
 }
 TOKENIZERS = ("unicode_script", "wordpiece")
 
@@ -186,9 +188,11 @@ def main() -> None:
         else:
             splits = {"train": subset(named.train, args.imdb_train_limit, args.seed),
                       "test": subset(named.test, args.imdb_test_limit, args.seed)}
+        # word n-grams need a word tokenizer: no fasttext-bigrams row for wordpiece
         results = (run_one(dataset, splits, model, tokenizer, args)
                    for tokenizer in args.tokenizers.split(",")
-                   for model in args.archs.split(","))
+                   for model in args.archs.split(",")
+                   if not (tokenizer == "wordpiece" and MODELS[model].get("ngrams", 1) > 1))
         for row in results:
             rows.append(row)
             print(json.dumps(row), flush=True)
