@@ -22,7 +22,6 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import ConfigError, DataError, ModelError
-from .text.encoder import truncate
 from .text.vocabulary import OOV_ID, OOV_TOKEN
 
 METHODS = ("auto", "integrated_gradients", "attention")
@@ -46,9 +45,7 @@ def display_tokens(predictor, text: str) -> list[str]:
     ids = encoder.encode([text])[0].numpy()
     if predictor.config.tokenizer == "wordpiece":
         return [encoder.vocabulary.id_to_token(int(i)) for i in ids]
-    words = (encoder.tokens([text]) if encoder.ngrams > 1 else
-             truncate(encoder.tokenizer.tokenize([text]), encoder.max_length,
-                      encoder.truncation))[0].numpy()
+    words = encoder.tokens([text])[0].numpy()
     if len(words) == 0:
         return [OOV_TOKEN]
     return [w.decode("utf-8") for w in words]

@@ -105,13 +105,11 @@ class TextEncoder:
         truncate(tf.ragged.constant([[1]], dtype=tf.int32), max_length, truncation)  # validate
 
     def tokens(self, texts: tf.Tensor | list[str]) -> tf.RaggedTensor:
-        """``(batch,) tf.string`` -> the ``(batch, None) tf.string`` tokens that :meth:`encode`
-        looks up: the words, and with ``ngrams > 1`` the truncated words and their n-grams
-        (only for word tokenizers, whose tokens are strings)."""
-        words = self.tokenizer.tokenize(texts)
-        if self.ngrams <= 1:
-            return words
-        return add_ngrams(truncate(words, self.max_length, self.truncation), self.ngrams)
+        """``(batch,) tf.string`` -> the ``(batch, None) tf.string`` tokens the model reads, for
+        word tokenizers: the words truncated to ``max_length``, then with ``ngrams > 1`` their
+        n-grams (before :func:`ensure_nonempty`; a text without words has none)."""
+        words = truncate(self.tokenizer.tokenize(texts), self.max_length, self.truncation)
+        return add_ngrams(words, self.ngrams)
 
     def encode(self, texts: tf.Tensor | list[str]) -> tf.RaggedTensor:
         """``(batch,) tf.string`` -> ``(batch, None) tf.int32`` ids, 1 to ``max_length`` each
