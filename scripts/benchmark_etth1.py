@@ -47,6 +47,9 @@ def main(argv=None) -> int:
     parser.add_argument("--highway", type=int, nargs="+", default=[0],
                         help="Steps of each target's history in the model's linear highway "
                         "(LSTNet; 0: none), or several to choose from by validation MSE.")
+    parser.add_argument("--ensemble", type=int, default=1,
+                        help="Members of the model's ensemble (seeds seed, seed + 1, ...; the "
+                        "forecast is their mean); the linear model stays single.")
     parser.add_argument("--segment", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--patience", type=int, default=2)
@@ -97,7 +100,8 @@ def main(argv=None) -> int:
                         models.append(fit(ForecasterConfig(
                             arch=args.arch, units=args.units, segment=args.segment,
                             channel_independent=len(targets) > 1, revin=True,
-                            dropout=dropout, highway=min(highway, lookback), **common),
+                            dropout=dropout, highway=min(highway, lookback),
+                            ensemble=args.ensemble, **common),
                             model_training))
                 linears.append(fit(ForecasterConfig(arch="linear", revin=False, calendar=(),
                                                     **common), linear_training))
@@ -131,7 +135,8 @@ def main(argv=None) -> int:
           f"normalized test set (stride 1), MSE / MAE; "
           f"{name}: {args.units} units, segment {args.segment}, RevIN, "
           f"channel-independent "
-          f"in the multivariate setting, direct decoder, <= {args.epochs} epochs.\n")
+          f"in the multivariate setting, direct decoder, <= {args.epochs} epochs"
+          f"{f', mean of {args.ensemble} seeds' if args.ensemble > 1 else ''}.\n")
     print(f"| setting | H | {name} | linear | repeat_last | seasonal_naive |")
     print("|---|---:|---|---|---|---|")
     for row in rows:

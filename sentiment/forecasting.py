@@ -92,6 +92,10 @@ class ForecasterConfig:
             shared weights (Nie et al., PatchTST, ICLR 2023); needs inputs == targets.
         highway: steps of each target's recent history fed to a linear map added to the
             forecast (LSTNet's highway, Lai et al., SIGIR 2018); 0 (default) disables it.
+        ensemble: members trained independently (seeds ``seed``, ``seed + 1``, ...), each
+            with its own early stopping; the model forecasts their mean (as N-BEATS, Oreshkin
+            et al., ICLR 2020). 1 (default) trains a single model; training time grows in
+            proportion.
         calendar: calendar features used as known inputs; ``None`` (default) picks them from
             the sampling frequency at training time, ``()`` uses none.
         mean, std: z-normalization statistics of the inputs on the training split, in file
@@ -124,6 +128,7 @@ class ForecasterConfig:
     segment: int = 1
     channel_independent: bool = False
     highway: int = 0
+    ensemble: int = 1
     calendar: tuple[str, ...] | None = None
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
@@ -136,7 +141,8 @@ class ForecasterConfig:
     score_column: str | None = None
 
     def __post_init__(self):
-        for name in ("lookback", "horizon", "units", "layers", "kernel_size", "segment"):
+        for name in ("lookback", "horizon", "units", "layers", "kernel_size", "segment",
+                     "ensemble"):
             _positive(name, getattr(self, name))
         if self.season is not None:
             _positive("season", self.season)
@@ -559,7 +565,8 @@ class Forecaster:
 @dataclass
 class ForecastResult:
     """What :func:`train_forecaster` returns: the forecaster, its metrics (as in
-    ``metrics.json``) and the Keras history (per-epoch ``loss``, ``val_loss``...)."""
+    ``metrics.json``) and the Keras history (per-epoch ``loss``, ``val_loss``...; of the
+    first member for an ensemble)."""
 
     output_dir: Path
     forecaster: Forecaster
@@ -611,7 +618,7 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
     """
     import keras
 
-    from .models.seq2seq import build_forecaster, masked_mae, masked_mse
+    from .models.seq2seq import ForecastEnsemble, build_forecaster, masked_mae, masked_mse
 
     training = training or ForecastTrainingConfig()
     frequency = series.frequency()
@@ -630,39 +637,51 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
             raise DataError(f"{series.source}: the {name} split has no window with an observed "
                             "target")
 
-    keras.utils.set_random_seed(training.seed)
-    model = build_forecaster(
-        lookback=config.lookback, horizon=config.horizon, inputs=len(config.inputs),
-        targets=len(config.targets), calendar=len(config.calendar), arch=config.arch,
-        decoder=config.decoder, units=config.units, layers=config.layers,
-        conv_filters=config.conv_filters, kernel_size=config.kernel_size,
-        dropout=config.dropout, revin=config.revin, segment=config.segment,
-        channel_independent=config.channel_independent, highway=config.highway)
-    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate, clipnorm=1.0),
-                  loss=masked_mse, metrics=[masked_mae])
-    forecaster = Forecaster(model, config)
-
     def inputs(windows: Windows):
         return windows.inputs() if config.calendar else {"past": windows.past}
 
+    members, histories = [], []
     start = time.perf_counter()
-    history = model.fit(
-        inputs(train_windows), train_windows.targets,
-        validation_data=(inputs(validation_windows), validation_windows.targets),
-        epochs=training.epochs, batch_size=training.batch_size, shuffle=True, verbose=verbose,
-        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=training.patience,
-                                                 restore_best_weights=True)])
+    for member in range(config.ensemble):
+        keras.utils.set_random_seed(training.seed + member)
+        model = build_forecaster(
+            lookback=config.lookback, horizon=config.horizon, inputs=len(config.inputs),
+            targets=len(config.targets), calendar=len(config.calendar), arch=config.arch,
+            decoder=config.decoder, units=config.units, layers=config.layers,
+            conv_filters=config.conv_filters, kernel_size=config.kernel_size,
+            dropout=config.dropout, revin=config.revin, segment=config.segment,
+            channel_independent=config.channel_independent, highway=config.highway,
+            name=f"member_{member}" if config.ensemble > 1 else None)
+        model.compile(optimizer=keras.optimizers.Adam(training.learning_rate, clipnorm=1.0),
+                      loss=masked_mse, metrics=[masked_mae])
+        history = model.fit(
+            inputs(train_windows), train_windows.targets,
+            validation_data=(inputs(validation_windows), validation_windows.targets),
+            epochs=training.epochs, batch_size=training.batch_size, shuffle=True,
+            verbose=verbose,
+            callbacks=[keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=training.patience, restore_best_weights=True)])
+        members.append(model)
+        histories.append(history.history)
     seconds = time.perf_counter() - start
-    val_loss = history.history["val_loss"]
+    model = members[0] if len(members) == 1 else ForecastEnsemble(members, name="ensemble")
+    forecaster = Forecaster(model, config)
+    val_losses = [h["val_loss"] for h in histories]
+    # an ensemble's validation MSE is that of its mean forecast, not of any member
+    best_val_mse = float(np.min(val_losses[0])) if len(members) == 1 else error_report(
+        validation_windows.targets, forecaster.predict_windows(validation_windows))["mse"]
     metrics: dict[str, Any] = {
         "training": {
             "windows": len(train_windows), "validation_windows": len(validation_windows),
             "skipped_windows": {"training": train_windows.skipped,
                                 "validation": validation_windows.skipped},
             "rows_inserted_for_gaps": inserted, "borders": [list(b) for b in splits.borders],
-            "epochs_run": len(val_loss), "best_epoch": int(np.argmin(val_loss)) + 1,
-            "best_val_mse": float(np.min(val_loss)), "seconds": round(seconds, 2),
+            "epochs_run": len(val_losses[0]), "best_epoch": int(np.argmin(val_losses[0])) + 1,
+            "best_val_mse": best_val_mse, "seconds": round(seconds, 2),
             "parameters": int(model.count_params()),
+            **({"members": [{"epochs_run": len(v), "best_epoch": int(np.argmin(v)) + 1,
+                             "best_val_mse": float(np.min(v))} for v in val_losses]}
+               if len(members) > 1 else {}),
         },
         "test": forecaster.evaluate(series),
     }
@@ -675,7 +694,7 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
                                            "versions": library_versions()})
             write_json(tmp / METRICS_FILE, metrics)
     return ForecastResult(Path(output_dir) if output_dir else None, forecaster, metrics,
-                          {k: [float(v) for v in vs] for k, vs in history.history.items()})
+                          {k: [float(v) for v in vs] for k, vs in histories[0].items()})
 
 
 # ----------------------------------------------------------------------------- output

@@ -74,6 +74,8 @@ def test_config_validation_and_round_trip():
         ForecasterConfig(targets=("a",), inputs=("a", "b"), channel_independent=True)
     with pytest.raises(ConfigError, match=r"highway \(25\) must not exceed lookback \(24\)"):
         ForecasterConfig(lookback=24, targets=("a",), inputs=("a",), highway=25)
+    with pytest.raises(ConfigError, match="ensemble must be"):
+        ForecasterConfig(targets=("a",), inputs=("a",), ensemble=0)
     series = TimeSeries(np.zeros((3, 3)), ("a", "b", "c"))
     assert resolve_columns(series, ["c"], None) == (("c",), ("c",))
     assert resolve_columns(series, ["c"], ["all"]) == (("c",), ("c", "a", "b"))
@@ -259,3 +261,27 @@ def test_etth1_cli_on_a_small_slice(tmp_path, monkeypatch):
     assert report["test_targets"][0] == "2017-10-24T00:00:00"
     assert report["test_targets"][1] == "2018-02-20T23:00:00"
     assert report["baselines"]["seasonal_naive"]["season"] == 24
+
+
+def test_ensemble_forecasts_the_mean_of_its_members_and_reloads(tmp_path):
+    from sentiment.forecasting import (Forecaster, ForecasterConfig, ForecastTrainingConfig,
+                                       train_forecaster)
+    from sentiment.timeseries.data import read_series_csv
+
+    series = read_series_csv(hourly_csv(tmp_path / "series.csv"), "timestamp")
+    config = ForecasterConfig(lookback=24, horizon=6, targets=("load",), inputs=("load",),
+                              units=8, ensemble=2, date_column="timestamp")
+    result = train_forecaster(series, config, ForecastTrainingConfig(epochs=1, batch_size=32),
+                              tmp_path / "model")
+    members = result.forecaster.model.members
+    assert len(members) == 2 and len(result.metrics["training"]["members"]) == 2
+    inputs = members[0].example_inputs(3)
+    inputs["past"] = np.random.default_rng(0).normal(size=inputs["past"].shape).astype("float32")
+    first, second = (np.asarray(m(inputs)) for m in members)
+    assert np.abs(first - second).max() > 1e-4  # different seeds, different members
+    ensemble = np.asarray(result.forecaster.model(inputs))
+    np.testing.assert_allclose(ensemble, (first + second) / 2, atol=1e-6)
+    loaded = Forecaster.load(tmp_path / "model")
+    np.testing.assert_allclose(np.asarray(loaded.model(inputs)), ensemble, atol=1e-6)
+    assert loaded.config.ensemble == 2
+    assert loaded.evaluate(series)["mse"] == pytest.approx(result.metrics["test"]["mse"])

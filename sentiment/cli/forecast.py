@@ -130,6 +130,9 @@ def forecast():
 @click.option("--highway", type=click.IntRange(min=0), default=0, show_default=True,
               help="Add a linear map of each target's last N steps to the forecast (LSTNet's "
               "highway; 0: none).")
+@click.option("--ensemble", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train N models with seeds SEED, SEED+1, ... and forecast their mean "
+              "(N times the training time).")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Windows per batch.")
@@ -149,7 +152,7 @@ def forecast():
 @translate_errors
 def train(dataset, data_file, date_column, resample, score_column, targets, features,
           lookback, horizon, arch, decoder, layers, units, conv_filters, kernel_size, segment,
-          channel_independent, revin, calendar, dropout, highway, epochs, batch_size, learning_rate,
+          channel_independent, revin, calendar, dropout, highway, ensemble, epochs, batch_size, learning_rate,
           patience, stride, max_windows, seed, output_dir, quiet):
     """Train a forecaster and save it as one model directory; prints test MSE/MAE."""
     target_names, feature_names = _columns(targets), _columns(features)
@@ -168,7 +171,8 @@ def train(dataset, data_file, date_column, resample, score_column, targets, feat
         lookback=lookback, horizon=horizon, targets=target_names, inputs=inputs, arch=arch,
         decoder=decoder, units=units, layers=layers, conv_filters=conv_filters,
         kernel_size=kernel_size, dropout=dropout, revin=revin, segment=segment,
-        channel_independent=channel_independent, highway=highway, calendar=None if calendar else (),
+        channel_independent=channel_independent, highway=highway, ensemble=ensemble,
+        calendar=None if calendar else (),
         date_column=date_column or "date",
         split="etth1" if dataset == "etth1" else "ratio", dataset=dataset, resample=resample,
         score_column=(score_column or "score") if resample else None)

@@ -447,3 +447,51 @@ def build_forecaster(**kwargs) -> Seq2SeqForecaster:
     model = Seq2SeqForecaster(**kwargs)
     model(model.example_inputs())
     return model
+
+
+@_register
+class ForecastEnsemble(keras.Model):
+    """The mean forecast of independently trained members (an ensemble over random seeds, as
+    N-BEATS averages its members: Oreshkin et al., "N-BEATS", ICLR 2020).
+
+    Inputs as a :class:`Seq2SeqForecaster`'s; output ``(batch, horizon, targets) float32``,
+    the element-wise mean of the members' forecasts. Used for inference only: each member is
+    trained on its own (see :func:`sentiment.forecasting.train_forecaster`).
+
+    Args:
+        members: the trained :class:`Seq2SeqForecaster` models, all with the same inputs,
+            horizon and targets.
+
+    Raises:
+        ValueError: when ``members`` is empty.
+    """
+
+    def __init__(self, members, **kwargs):
+        super().__init__(**kwargs)
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = list(members)
+
+    def call(self, inputs, training=None):
+        forecasts = [member(inputs, training=training) for member in self.members]
+        return ops.mean(ops.stack(forecasts, axis=0), axis=0)
+
+    def example_inputs(self, batch: int = 1) -> dict:
+        """Zero inputs of the right shapes (see :meth:`Seq2SeqForecaster.example_inputs`)."""
+        return self.members[0].example_inputs(batch)
+
+    def get_build_config(self):
+        return {"example_batch": 1}
+
+    def build_from_config(self, config):
+        self(self.example_inputs())
+
+    def get_config(self):
+        return {**super().get_config(),
+                "members": [keras.saving.serialize_keras_object(m) for m in self.members]}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        members = [keras.saving.deserialize_keras_object(m) for m in config.pop("members")]
+        return cls(members, **config)
