@@ -170,6 +170,7 @@ INFERENCE_BATCH_SIZE = 256
 
 #: Learning-rate schedules of :class:`TrainingConfig`.
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "lazy_adam")
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,9 @@ class TrainingConfig:
         learning_rate_schedule: ``constant``, or ``cosine``: decay from ``learning_rate`` to
             5% of it over the ``epochs`` planned (Loshchilov & Hutter, "SGDR", ICLR 2017,
             without restarts).
+        optimizer: ``adam`` (Keras' Adam), or ``lazy_adam``: Adam that updates only the
+            embedding rows each batch uses (TensorFlow Addons' ``LazyAdam``, see
+            :mod:`sentiment.models.optimizers`); much faster with large vocabularies (n-grams).
         validation_fraction: share of the training data held out when no validation data is
             given.
         patience: epochs without improvement of validation loss before early stopping (the
@@ -197,6 +201,7 @@ class TrainingConfig:
     batch_size: int = 64
     learning_rate: float = 2e-3
     learning_rate_schedule: str = "constant"
+    optimizer: str = "adam"
     validation_fraction: float = 0.1
     patience: int = 1
     bucketing: bool = True
@@ -213,6 +218,9 @@ class TrainingConfig:
             raise ConfigError(f"learning_rate_schedule must be one of "
                               f"{', '.join(LEARNING_RATE_SCHEDULES)}; received "
                               f"{self.learning_rate_schedule!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; received "
+                              f"{self.optimizer!r}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
                 f"validation_fraction must be in (0, 1); received {self.validation_fraction!r}")

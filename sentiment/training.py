@@ -192,6 +192,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
 
     from .metrics import classification_report
     from .models.classifier import build_classifier
+    from .models.optimizers import make_optimizer
     from .predictor import Predictor
     from .text.batching import training_dataset
     from .text.encoder import TextEncoder
@@ -228,7 +229,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             shuffle=False, max_length=config.max_length)
 
         model = build_classifier(config, vocabulary.vocabulary_size())
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate(training, len(train))),
+        model.compile(optimizer=make_optimizer(training.optimizer,
+                                               learning_rate(training, len(train))),
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=["accuracy"])
         early_stopping = keras.callbacks.EarlyStopping(

@@ -29,6 +29,9 @@ def test_training_config_validation():
     with pytest.raises(ConfigError, match="learning_rate_schedule must be one of constant, "
                                           "cosine; received 'linear'"):
         TrainingConfig(learning_rate_schedule="linear")
+    with pytest.raises(ConfigError, match="optimizer must be one of adam, lazy_adam; received "
+                                          "'sgd'"):
+        TrainingConfig(optimizer="sgd")
 
 
 def test_atomic_directory_replaces_only_when_complete(tmp_path):

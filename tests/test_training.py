@@ -136,3 +136,21 @@ def test_cosine_schedule_decays_from_the_peak_to_its_floor_over_the_planned_step
     assert float(schedule(25)) == pytest.approx(0.05 * 1e-2)  # extra bucketed batches
     constant = TrainingConfig(learning_rate=3e-3)
     assert learning_rate(constant, examples=95) == 3e-3
+
+
+def test_lazy_adam_trains_a_fasttext_model_under_mixed_precision(tmp_path, tiny_data):
+    import json
+
+    from sentiment.predictor import Predictor
+
+    train, test = tiny_data
+    result = train_classifier(train.head(200),
+                              ClassifierConfig(arch="fasttext", ngrams=2, embedding_dim=8),
+                              TrainingConfig(epochs=2, optimizer="lazy_adam",
+                                             mixed_precision=True),
+                              tmp_path / "m", test=test.head(50), verbose=0)
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["training"]["optimizer"] == "lazy_adam"
+    probabilities = Predictor.load(tmp_path / "m").predict_proba(["fun", ""])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)

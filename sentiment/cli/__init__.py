@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from ..config import _CHOICES, LEARNING_RATE_SCHEDULES, ClassifierConfig, TrainingConfig
+from ..config import (_CHOICES, LEARNING_RATE_SCHEDULES, OPTIMIZERS, ClassifierConfig,
+                      TrainingConfig)
 from .options import (
     CliError,
     batch_size_option,
@@ -118,6 +119,10 @@ def main():
 @click.option("--learning-rate-schedule", type=click.Choice(LEARNING_RATE_SCHEDULES),
               default=TRAINING.learning_rate_schedule, show_default=True,
               help="constant, or cosine: decay to 5% of the peak over the planned epochs.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=TRAINING.optimizer,
+              show_default=True,
+              help="adam, or lazy_adam: Adam updating only the embedding rows a batch uses "
+              "(much faster with large vocabularies, e.g. --ngrams).")
 @click.option("--validation-fraction", type=click.FloatRange(0.0, 1.0, min_open=True,
               max_open=True), default=TRAINING.validation_fraction, show_default=True,
               help="Share of the training data held out when no validation file is given.")
@@ -139,7 +144,8 @@ def main():
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
           embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,
           embedding_dropout, max_length, truncation, tokenizer, vocab_size, min_frequency,
-          ngrams, epochs, batch_size, learning_rate, learning_rate_schedule, validation_fraction, patience, bucketing,
+          ngrams, epochs, batch_size, learning_rate, learning_rate_schedule, optimizer,
+          validation_fraction, patience, bucketing,
           mixed_precision, seed, limit, output_dir, quiet):
     """Train a classifier and save it as one model directory."""
     if dataset and train_file:
@@ -156,7 +162,8 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     )
     training_config = TrainingConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        learning_rate_schedule=learning_rate_schedule, validation_fraction=validation_fraction, patience=patience, bucketing=bucketing,
+        learning_rate_schedule=learning_rate_schedule, optimizer=optimizer,
+        validation_fraction=validation_fraction, patience=patience, bucketing=bucketing,
         mixed_precision=mixed_precision, seed=seed,
     )
     quiet_tensorflow()
