@@ -89,7 +89,8 @@ def test_config_validation_and_round_trip():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny GRU forecaster trained for 2 epochs on 240 hourly rows; (model dir, csv)."""
+    """A tiny GRU forecaster (an ensemble of two) trained for 2 epochs on 240 hourly rows;
+    (model dir, csv)."""
     root = tmp_path_factory.mktemp("forecast")
     csv = hourly_csv(root / "series.csv", nan_rows=(30, 31, 100))
     from sentiment.cli import main
@@ -98,7 +99,7 @@ def trained(tmp_path_factory):
         "forecast", "train", "--data", str(csv), "--date-column", "timestamp",
         "--targets", "load", "--features", "temp", "--lookback", "24", "--horizon", "6",
         "--units", "8", "--epochs", "2", "--batch-size", "32", "--conv-filters", "4",
-        "--highway", "12", "--output", str(root / "model"), "--quiet"])
+        "--highway", "12", "--ensemble", "2", "--output", str(root / "model"), "--quiet"])
     assert result.exit_code == 0, result.output
     assert "model saved to" in result.output and "repeat_last" in result.output
     return root / "model", csv
@@ -112,6 +113,7 @@ def test_model_directory_and_config(trained):
     assert saved["targets"] == ["load"] and saved["inputs"] == ["load", "temp"]
     assert saved["lookback"] == 24 and saved["horizon"] == 6 and saved["frequency"] == 3600
     assert saved["season"] == 24 and saved["split"] == "ratio" and saved["highway"] == 12
+    assert saved["ensemble"] == 2
     assert len(saved["mean"]) == 2 and saved["std"][0] > 0
     assert not list(model_dir.parent.glob(".model.tmp-*"))  # atomic write left nothing behind
 
