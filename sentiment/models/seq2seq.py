@@ -191,8 +191,19 @@ class FeedbackCell(keras.layers.Layer):
                 "targets": self.targets}
 
 
+class _BuiltFromExampleInputs:
+    """Keras' build hooks for models that build by calling themselves on their own
+    ``example_inputs()`` (so ``model.keras`` reloads with every weight created)."""
+
+    def get_build_config(self):
+        return {"example_batch": 1}
+
+    def build_from_config(self, config):
+        self(self.example_inputs())
+
+
 @_register
-class Seq2SeqForecaster(keras.Model):
+class Seq2SeqForecaster(_BuiltFromExampleInputs, keras.Model):
     """Encoder-decoder forecaster ``{"past", "past_calendar", "future_calendar"} ->
     (batch, horizon, targets) float32`` (see the module docstring).
 
@@ -426,12 +437,6 @@ class Seq2SeqForecaster(keras.Model):
                                                  np.float32)
         return inputs
 
-    def get_build_config(self):
-        return {"example_batch": 1}
-
-    def build_from_config(self, config):
-        self(self.example_inputs())
-
     def get_config(self):
         return {**super().get_config(),
                 "lookback": self.lookback, "horizon": self.horizon, "inputs": self.n_inputs,
@@ -450,7 +455,7 @@ def build_forecaster(**kwargs) -> Seq2SeqForecaster:
 
 
 @_register
-class ForecastEnsemble(keras.Model):
+class ForecastEnsemble(_BuiltFromExampleInputs, keras.Model):
     """The mean forecast of independently trained members (an ensemble over random seeds, as
     N-BEATS averages its members: Oreshkin et al., "N-BEATS", ICLR 2020).
 
@@ -479,12 +484,6 @@ class ForecastEnsemble(keras.Model):
     def example_inputs(self, batch: int = 1) -> dict:
         """Zero inputs of the right shapes (see :meth:`Seq2SeqForecaster.example_inputs`)."""
         return self.members[0].example_inputs(batch)
-
-    def get_build_config(self):
-        return {"example_batch": 1}
-
-    def build_from_config(self, config):
-        self(self.example_inputs())
 
     def get_config(self):
         return {**super().get_config(),
