@@ -138,7 +138,7 @@ def test_cosine_schedule_decays_from_the_peak_to_its_floor_over_the_planned_step
     assert learning_rate(constant, examples=95) == 3e-3
 
 
-def test_lazy_adam_trains_a_fasttext_model_under_mixed_precision(tmp_path, tiny_data):
+def test_fasttext_trains_with_lazy_adam_by_default_under_mixed_precision(tmp_path, tiny_data):
     import json
 
     from sentiment.predictor import Predictor
@@ -146,11 +146,10 @@ def test_lazy_adam_trains_a_fasttext_model_under_mixed_precision(tmp_path, tiny_
     train, test = tiny_data
     result = train_classifier(train.head(200),
                               ClassifierConfig(arch="fasttext", ngrams=2, embedding_dim=8),
-                              TrainingConfig(epochs=2, optimizer="lazy_adam",
-                                             mixed_precision=True),
+                              TrainingConfig(epochs=2, mixed_precision=True),
                               tmp_path / "m", test=test.head(50), verbose=0)
     assert result.history["loss"][-1] < result.history["loss"][0]
     saved = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert saved["training"]["optimizer"] == "lazy_adam"
+    assert saved["training"]["optimizer"] == "lazy_adam"  # the default for fasttext
     probabilities = Predictor.load(tmp_path / "m").predict_proba(["fun", ""])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)
