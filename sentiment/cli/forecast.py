@@ -152,8 +152,8 @@ def forecast():
 @translate_errors
 def train(dataset, data_file, date_column, resample, score_column, targets, features,
           lookback, horizon, arch, decoder, layers, units, conv_filters, kernel_size, segment,
-          channel_independent, revin, calendar, dropout, highway, ensemble, epochs, batch_size, learning_rate,
-          patience, stride, max_windows, seed, output_dir, quiet):
+          channel_independent, revin, calendar, dropout, highway, ensemble, epochs, batch_size,
+          learning_rate, patience, stride, max_windows, seed, output_dir, quiet):
     """Train a forecaster and save it as one model directory; prints test MSE/MAE."""
     target_names, feature_names = _columns(targets), _columns(features)
     wanted = None

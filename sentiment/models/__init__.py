@@ -1,1 +1,2 @@
-"""Keras models: text classifiers and seq2seq forecasters."""
+"""Keras models: text classifiers, seq2seq forecasters (and their ensembles), and the lazy
+Adam optimizer for large embeddings."""
