@@ -489,9 +489,8 @@ class Forecaster:
     def predict_windows(self, windows: Windows, batch_size: int = 256) -> np.ndarray:
         """Forecasts of ``windows`` (normalized inputs): ``(windows, horizon, targets)
         float32`` in z-normalized units."""
-        inputs = windows.inputs() if self.config.calendar else {"past": windows.past}
-        return np.asarray(self.model.predict(inputs, batch_size=batch_size, verbose=0),
-                          dtype=np.float32)
+        forecasts = self.model.predict(windows.inputs(), batch_size=batch_size, verbose=0)
+        return np.asarray(forecasts, dtype=np.float32)
 
     def evaluate(self, series: TimeSeries, batch_size: int = 256) -> dict[str, Any]:
         """MSE and MAE on the normalized test windows (stride 1) of ``series``, split as in
@@ -637,9 +636,6 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
             raise DataError(f"{series.source}: the {name} split has no window with an observed "
                             "target")
 
-    def inputs(windows: Windows):
-        return windows.inputs() if config.calendar else {"past": windows.past}
-
     members, histories = [], []
     start = time.perf_counter()
     for member in range(config.ensemble):
@@ -655,8 +651,8 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
         model.compile(optimizer=keras.optimizers.Adam(training.learning_rate, clipnorm=1.0),
                       loss=masked_mse, metrics=[masked_mae])
         history = model.fit(
-            inputs(train_windows), train_windows.targets,
-            validation_data=(inputs(validation_windows), validation_windows.targets),
+            train_windows.inputs(), train_windows.targets,
+            validation_data=(validation_windows.inputs(), validation_windows.targets),
             epochs=training.epochs, batch_size=training.batch_size, shuffle=True,
             verbose=verbose,
             callbacks=[keras.callbacks.EarlyStopping(

@@ -129,7 +129,10 @@ class Windows:
         return self.past.shape[0]
 
     def inputs(self) -> dict[str, np.ndarray]:
-        """The model inputs: ``{"past", "past_calendar", "future_calendar"}``."""
+        """The model inputs: ``{"past", "past_calendar", "future_calendar"}``, or only
+        ``{"past"}`` when there are no calendar features (a model without calendar inputs)."""
+        if self.past_calendar.shape[-1] == 0:
+            return {"past": self.past}
         return {"past": self.past, "past_calendar": self.past_calendar,
                 "future_calendar": self.future_calendar}
 

@@ -80,3 +80,15 @@ def test_calendar_features_and_future_timestamps():
     windows = make_windows(rows(30, 1), 4, 2, [0], timestamps=np.datetime64("2020-01-01")
                            + np.arange(30) * np.timedelta64(1, "h"), calendar=("hour_of_day",))
     np.testing.assert_allclose(windows.future_calendar[0, :, 0], np.array([4, 5]) / 23 - 0.5)
+
+
+def test_inputs_carry_the_calendar_only_when_there_is_one():
+    values = np.arange(40, dtype=np.float32).reshape(20, 2)
+    stamps = np.datetime64("2021-01-01T00:00") + np.arange(20) * np.timedelta64(1, "h")
+    plain = make_windows(values, 4, 2, [0], stamps)
+    assert set(plain.inputs()) == {"past"}
+    with_calendar = make_windows(values, 4, 2, [0], stamps, calendar=("hour_of_day",))
+    inputs = with_calendar.inputs()
+    assert set(inputs) == {"past", "past_calendar", "future_calendar"}
+    assert inputs["past_calendar"].shape == (len(with_calendar), 4, 1)
+    assert inputs["future_calendar"].shape == (len(with_calendar), 2, 1)
