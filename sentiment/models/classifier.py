@@ -8,7 +8,9 @@
       -> softmax in float32                  (batch, classes) probabilities
 
 The mask travels from the embedding through every layer, so padding never changes a
-prediction. Right padding keeps the recurrent layers eligible for cuDNN kernels on GPU.
+prediction. Right padding keeps the recurrent layers eligible for cuDNN kernels on GPU; on a
+CPU they multiply the inputs by their input kernel once per sequence instead of once per step
+(``recurrent.py``).
 
 Convolutional encoders (``arch`` ``cnn``, ``cnn-lstm``, ``cnn-gru``) take the padding mask from
 the ids explicitly, because Conv1D and MaxPooling1D do not carry a Keras mask:
@@ -49,6 +51,7 @@ import keras
 from keras import ops
 
 from ..config import ClassifierConfig
+from .recurrent import HoistedGRU, HoistedLSTM
 
 
 @keras.saving.register_keras_serializable(package="sentiment")
@@ -212,7 +215,8 @@ class AttentionPooling(keras.layers.Layer):
 
 
 def _recurrent_layer(config: ClassifierConfig, return_sequences: bool, name: str):
-    cell = keras.layers.LSTM if config.arch in ("lstm", "bilstm", "cnn-lstm") else keras.layers.GRU
+    # Keras' GRU/LSTM with the input projection out of the loop on CPU (recurrent.py)
+    cell = HoistedLSTM if config.arch in ("lstm", "bilstm", "cnn-lstm") else HoistedGRU
     layer = cell(config.units, return_sequences=return_sequences, name=name)
     if config.arch.startswith("bi"):
         layer = keras.layers.Bidirectional(layer, name=f"bi_{name}")
