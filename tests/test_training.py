@@ -5,8 +5,9 @@ import pytest
 
 from sentiment.config import ClassifierConfig, TrainingConfig
 from sentiment.data import LabelledTexts
-from sentiment.errors import DataError
+from sentiment.errors import ConfigError, DataError
 from sentiment.training import (
+    build_vocabulary,
     label_indices,
     label_set,
     learning_rate,
@@ -107,6 +108,26 @@ def test_string_and_integer_labels_are_kept_by_name(tmp_path, tiny_data):
     assert predictor.labels == ("bad", "7", "great")
     assert predictor.predict_proba(["fun"]).shape == (1, 3)
     assert len(result.history["loss"]) == 1
+
+
+def test_a_vocabulary_learned_once_serves_several_trainings(tmp_path, tiny_data):
+    train, validation = split_validation(tiny_data[0].head(200), 0.1, seed=0)
+    config = ClassifierConfig(units=4, embedding_dim=4, vocab_size=40, min_frequency=2)
+    training = TrainingConfig(epochs=1)
+    vocabulary = build_vocabulary(train.texts, config)
+    train_classifier(train, config, training, tmp_path / "learned", validation=validation,
+                     verbose=0)
+    train_classifier(train, config.replace(arch="lstm"), training, tmp_path / "given",
+                     validation=validation, vocabulary=vocabulary, verbose=0)
+    learned = (tmp_path / "learned" / "vocab.txt").read_text(encoding="utf-8")
+    assert (tmp_path / "given" / "vocab.txt").read_text(encoding="utf-8") == learned
+    assert len(learned.splitlines()) == vocabulary.vocabulary_size() > 2
+    with pytest.raises(ConfigError, match="vocabulary: a Vocabulary does not go with "
+                                          "tokenizer 'wordpiece'"):
+        train_classifier(train, config.replace(tokenizer="wordpiece"), training,
+                         tmp_path / "wrong", validation=validation, vocabulary=vocabulary,
+                         verbose=0)
+    assert not (tmp_path / "wrong").exists()
 
 
 def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path, tiny_data):
