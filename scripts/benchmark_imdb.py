@@ -73,9 +73,8 @@ PAIRED_STEPS = 40
 
 def default_slices(predictor, train) -> callable:
     """Timed slices of the trained default model on its own bucketed IMDB train batches."""
-    import keras
-
     from sentiment.config import TrainingConfig
+    from sentiment.models.optimizers import make_optimizer
     from sentiment.training import encode_texts, label_indices, split_validation
     from sentiment.text.batching import training_dataset
 
@@ -85,8 +84,8 @@ def default_slices(predictor, train) -> callable:
                                label_indices(train, predictor.config), training.batch_size,
                                seed=training.seed, max_length=predictor.config.max_length)
     model = predictor.model
-    model.compile(optimizer=keras.optimizers.Adam(training.learning_rate),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate),
+                  loss="sparse_categorical_crossentropy")  # what training used
     return timed_slices(model, batches, PAIRED_STEPS)
 
 

@@ -184,11 +184,11 @@ class TrainingConfig:
         learning_rate_schedule: ``constant``, or ``cosine``: decay from ``learning_rate`` to
             5% of it over the ``epochs`` planned (Loshchilov & Hutter, "SGDR", ICLR 2017,
             without restarts).
-        optimizer: ``adam`` (Keras' Adam), or ``lazy_adam``: Adam that updates only the
-            embedding rows each batch uses (TensorFlow Addons' ``LazyAdam``, see
-            :mod:`sentiment.models.optimizers`); much faster with large vocabularies (n-grams).
-            ``None`` (default) resolves to ``lazy_adam`` for the ``fasttext`` architecture and
-            ``adam`` for the others (see :meth:`resolved`).
+        optimizer: ``lazy_adam`` (default): Adam that updates only the embedding rows each
+            batch uses (TensorFlow Addons' ``LazyAdam``, see :mod:`sentiment.models.optimizers`);
+            much faster with large vocabularies (n-grams), and on IMDB 0.8 points more test
+            accuracy for the default GRU, averaged over three seeds (README); or ``adam``
+            (Keras' Adam, which moves every embedding row at every step).
         validation_fraction: share of the training data held out when no validation data is
             given.
         patience: epochs without improvement of validation loss before early stopping (the
@@ -203,7 +203,7 @@ class TrainingConfig:
     batch_size: int = 64
     learning_rate: float = 2e-3
     learning_rate_schedule: str = "constant"
-    optimizer: str | None = None
+    optimizer: str = "lazy_adam"
     validation_fraction: float = 0.1
     patience: int = 1
     bucketing: bool = True
@@ -220,20 +220,12 @@ class TrainingConfig:
             raise ConfigError(f"learning_rate_schedule must be one of "
                               f"{', '.join(LEARNING_RATE_SCHEDULES)}; received "
                               f"{self.learning_rate_schedule!r}")
-        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+        if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; received "
                               f"{self.optimizer!r}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
                 f"validation_fraction must be in (0, 1); received {self.validation_fraction!r}")
-
-    def resolved(self, arch: str) -> "TrainingConfig":
-        """A copy with the default optimizer filled in for the architecture ``arch``:
-        ``lazy_adam`` for ``fasttext`` (its step is dominated by the embedding update), else
-        ``adam``."""
-        if self.optimizer is not None:
-            return self
-        return dataclasses.replace(self, optimizer="lazy_adam" if arch == "fasttext" else "adam")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

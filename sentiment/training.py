@@ -192,8 +192,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     Args:
         train: training texts and raw labels. The vocabulary is built from these only.
         config: preprocessing and model settings; its ``labels`` are filled in from the data.
-        training: epochs, batch size, learning rate, optimizer (``None``: per
-            :meth:`TrainingConfig.resolved`), early stopping, precision, seed.
+        training: epochs, batch size, learning rate, optimizer, early stopping, precision,
+            seed.
         output_dir: the model directory to write (replaced only once complete).
         validation: validation data; carved from ``train`` when ``None``.
         test: test data, evaluated after training when given.
@@ -224,7 +224,6 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
 
     if len(train) == 0:
         raise DataError(f"{train.source}: the training data set is empty")
-    training = training.resolved(config.arch)
     values = label_set(train)
     names = tuple((label_names or {}).get(v, v) for v in values)
     if validation is None:

@@ -171,6 +171,6 @@ def test_fasttext_trains_with_lazy_adam_by_default_under_mixed_precision(tmp_pat
                               tmp_path / "m", test=test.head(50), verbose=0)
     assert result.history["loss"][-1] < result.history["loss"][0]
     saved = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert saved["training"]["optimizer"] == "lazy_adam"  # the default for fasttext
+    assert saved["training"]["optimizer"] == "lazy_adam"  # the default
     probabilities = Predictor.load(tmp_path / "m").predict_proba(["fun", ""])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)

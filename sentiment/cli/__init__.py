@@ -119,10 +119,10 @@ def main():
 @click.option("--learning-rate-schedule", type=click.Choice(LEARNING_RATE_SCHEDULES),
               default=TRAINING.learning_rate_schedule, show_default=True,
               help="constant, or cosine: decay to 5% of the peak over the planned epochs.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None,
-              help="adam, or lazy_adam: Adam updating only the embedding rows a batch uses "
-              "(much faster with large vocabularies, e.g. --ngrams).  [default: adam; "
-              "lazy_adam for fasttext]")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=TRAINING.optimizer,
+              show_default=True,
+              help="lazy_adam: Adam updating only the embedding rows a batch uses (faster, "
+              "and less drift of rare words' embeddings); adam: Keras' Adam.")
 @click.option("--validation-fraction", type=click.FloatRange(0.0, 1.0, min_open=True,
               max_open=True), default=TRAINING.validation_fraction, show_default=True,
               help="Share of the training data held out when no validation file is given.")
