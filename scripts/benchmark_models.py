@@ -71,7 +71,8 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
                      max_length=args.max_length[dataset])
     config = ClassifierConfig(**{**BASE, **overrides})
     training = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size,
-                              learning_rate=2e-3, patience=1, seed=args.seed)
+                              learning_rate=2e-3, optimizer=args.optimizer, patience=1,
+                              seed=args.seed)
     # every row of a data set trains on the same split: learn each vocabulary once (WordPiece
     # on IMDB train takes about 15 minutes); not counted in the training time
     key = (dataset, tokenizer, config.ngrams)
@@ -94,6 +95,7 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
         "dataset": dataset, "model": model, "tokenizer": tokenizer,
         "config": {k: v for k, v in result.config.to_dict().items()
                    if k not in ("labels", "label_values")},
+        "optimizer": training.optimizer,
         "train_examples": len(splits["train"]), "test_examples": len(splits["test"]),
         "accuracy": metrics["test"]["accuracy"],
         "train_examples_per_second": metrics["training"]["examples_per_second"],
@@ -164,6 +166,8 @@ def main() -> None:
     parser.add_argument("--oov", action="store_true",
                         help="Also measure word vs WordPiece OOV rates (full IMDB train/test).")
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--optimizer", default="lazy_adam",
+                        help="lazy_adam (the library's default) or adam (Keras' Adam)")
     parser.add_argument("--output", default="benchmark_models.jsonl")
     parser.add_argument("--table-only", metavar="PATH", default=None,
                         help="Print the table of an existing results file and exit.")
