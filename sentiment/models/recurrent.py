@@ -39,35 +39,35 @@ def _fused_kernel_available() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def _hoisted_loop(layer, step, sequences, initial_state, mask):
-    """Run ``step`` over ``sequences`` already multiplied by the input kernel.
+class _HoistedInputProjection:
+    """Mixin for a Keras GRU/LSTM layer: ``inner_loop`` projects the whole sequence once and
+    runs the subclass's recurrent step (``_projected_step``) in Keras' generic loop, or hands
+    over to the Keras layer where that does not apply."""
 
-    Args:
-        layer: the GRU or LSTM layer (its ``go_backwards``, ``return_sequences`` and
-            ``zero_output_for_mask`` apply).
-        step: ``(projected_t (batch, gates), states) -> (output (batch, units), states)``.
-        sequences: ``(batch, time, gates)`` projected inputs.
-        initial_state: list of ``(batch, units)`` states.
-        mask: ``(batch, time)`` bool or None.
+    def _hoistable(self, training) -> bool:
+        return (not self.unroll and not self.recurrent_dropout
+                and not (training and self.dropout) and not _fused_kernel_available())
 
-    Returns:
-        What ``keras.ops.rnn`` returns: ``(last_output, outputs, states)``.
-    """
-    return keras_rnn(
-        step,
-        sequences,
-        initial_state,
-        go_backwards=layer.go_backwards,
-        mask=mask,
-        unroll=False,
-        input_length=sequences.shape[1],
-        zero_output_for_mask=layer.zero_output_for_mask,
-        return_all_outputs=layer.return_sequences,
-    )
+    def _projected_step(self, sequences, initial_state):
+        """``(projected (batch, time, gates), step, initial states as a list)``; ``step`` maps
+        ``(projected_t (batch, gates), states)`` to ``(output (batch, units), states)``."""
+        raise NotImplementedError
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not self._hoistable(training):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        projected, step, states = self._projected_step(sequences, initial_state)
+        # the generic loop Keras' own RNN layers call, on the projected inputs
+        return keras_rnn(step, projected, states, go_backwards=self.go_backwards, mask=mask,
+                         unroll=False, input_length=projected.shape[1],
+                         zero_output_for_mask=self.zero_output_for_mask,
+                         return_all_outputs=self.return_sequences)
 
 
 @keras.saving.register_keras_serializable(package="sentiment")
-class HoistedGRU(keras.layers.GRU):
+class HoistedGRU(_HoistedInputProjection, keras.layers.GRU):
     """``keras.layers.GRU`` with the input projection taken out of the recurrent loop.
 
     Same constructor, weights (``kernel (input_dim, 3 * units)``, ``recurrent_kernel
@@ -78,17 +78,12 @@ class HoistedGRU(keras.layers.GRU):
     """
 
     def _hoistable(self, training) -> bool:
-        return (self.cell.reset_after and not self.unroll and not self.recurrent_dropout
-                and not (training and self.dropout) and not _fused_kernel_available())
+        return self.cell.reset_after and super()._hoistable(training)
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not self._hoistable(training):
-            return super().inner_loop(sequences, initial_state, mask, training=training)
+    def _projected_step(self, sequences, initial_state):
         cell = self.cell
         if isinstance(initial_state, (list, tuple)):
             initial_state = initial_state[0]
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
         # (batch, time, input_dim) @ (input_dim, 3 * units) -> (batch, time, 3 * units)
         projected = ops.matmul(sequences, cell.kernel)
         recurrent_bias = None
@@ -109,11 +104,11 @@ class HoistedGRU(keras.layers.GRU):
             h = z * h_tm1 + (1 - z) * hh
             return h, [h]
 
-        return _hoisted_loop(self, step, projected, [initial_state], mask)
+        return projected, step, [initial_state]
 
 
 @keras.saving.register_keras_serializable(package="sentiment")
-class HoistedLSTM(keras.layers.LSTM):
+class HoistedLSTM(_HoistedInputProjection, keras.layers.LSTM):
     """``keras.layers.LSTM`` with the input projection taken out of the recurrent loop.
 
     Same constructor, weights (``kernel (input_dim, 4 * units)``, ``recurrent_kernel
@@ -123,16 +118,8 @@ class HoistedLSTM(keras.layers.LSTM):
     ``return_sequences``. See the module docstring for why and when the loop differs.
     """
 
-    def _hoistable(self, training) -> bool:
-        return (not self.unroll and not self.recurrent_dropout
-                and not (training and self.dropout) and not _fused_kernel_available())
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not self._hoistable(training):
-            return super().inner_loop(sequences, initial_state, mask, training=training)
+    def _projected_step(self, sequences, initial_state):
         cell = self.cell
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
         # (batch, time, input_dim) @ (input_dim, 4 * units) -> (batch, time, 4 * units)
         projected = ops.matmul(sequences, cell.kernel)
         if cell.use_bias:
@@ -149,4 +136,4 @@ class HoistedLSTM(keras.layers.LSTM):
             h = o * cell.activation(c)
             return h, [h, c]
 
-        return _hoisted_loop(self, step, projected, list(initial_state), mask)
+        return projected, step, list(initial_state)
