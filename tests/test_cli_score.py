@@ -92,7 +92,8 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, tiny_model_dir):
 
 
 def test_sigterm_leaves_no_output_and_resume_finishes(tmp_path, tiny_model_dir, tiny_predictor):
-    texts = [f"the film was {'great' if i % 2 else 'awful'} number {i}" for i in range(3_000)]
+    # enough rows that the run cannot finish before the signal, even on a loaded machine
+    texts = [f"the film was {'great' if i % 2 else 'awful'} number {i}" for i in range(20_000)]
     source = tmp_path / "big.txt"
     source.write_text("\n".join(texts) + "\n", encoding="utf-8")
     target = tmp_path / "out.csv"
@@ -125,7 +126,7 @@ def test_sigterm_leaves_no_output_and_resume_finishes(tmp_path, tiny_model_dir, 
     with open(target, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["text"] for row in rows] == texts  # no row duplicated or skipped
-    sample = list(range(0, 3_000, 199))
+    sample = list(range(0, 20_000, 1_999))
     expected = tiny_predictor.predict_proba([texts[i] for i in sample])
     for i, probabilities in zip(sample, expected):
         assert abs(float(rows[i]["predicted_score"]) - probabilities.max()) < 1e-5
