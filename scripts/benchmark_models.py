@@ -109,18 +109,18 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
 
 def oov_rates(train, test, vocab_size: int) -> list[dict]:
     """OOV rate on ``test`` of the word and WordPiece vocabularies learned on ``train``."""
+    from sentiment.config import ClassifierConfig
     from sentiment.text.encoder import TextEncoder
-    from sentiment.text.wordpiece import make_tokenizer, oov_rate, vocabulary_type
-    from sentiment.training import _token_batches
+    from sentiment.text.wordpiece import make_tokenizer, oov_rate
+    from sentiment.training import build_vocabulary
 
     rows = []
     for kind in TOKENIZERS:
-        tokenizer = make_tokenizer(kind)
+        config = ClassifierConfig(tokenizer=kind, vocab_size=vocab_size, min_frequency=2)
         started = time.perf_counter()
-        vocabulary = vocabulary_type(kind).build(_token_batches(tokenizer, train.texts),
-                                                 vocab_size, 2)
+        vocabulary = build_vocabulary(train.texts, config)
         seconds = time.perf_counter() - started
-        rate = oov_rate(TextEncoder(tokenizer, vocabulary, 10**9), test.texts)
+        rate = oov_rate(TextEncoder(make_tokenizer(kind), vocabulary, 10**9), test.texts)
         rows.append({"tokenizer": kind, "vocabulary_size": vocabulary.vocabulary_size(),
                      "build_seconds": round(seconds, 1), **rate})
     return rows
