@@ -85,6 +85,8 @@ def test_layer_dropout_hands_over_to_keras_loop(new, old):
     x, mask = inputs_and_mask()
     layer = new(4, dropout=0.5, recurrent_dropout=0.2, return_sequences=True, seed=1)
     assert layer(x, mask=mask, training=True).shape == (5, 9, 4)
+    assert not layer._hoistable(training=True)
+    assert new(4, dropout=0.5)._hoistable(training=False)
     reference, hoisted = twin_layers(new, old, dropout=0.5)  # inference: no dropout, hoisted
     np.testing.assert_allclose(hoisted(x, mask=mask).numpy(), reference(x, mask=mask).numpy(),
                                atol=1e-6)
