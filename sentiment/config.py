@@ -193,6 +193,10 @@ class TrainingConfig:
             given.
         patience: epochs without improvement of validation loss before early stopping (the
             best weights are restored).
+        ema_momentum: validate, keep and save an exponential moving average of the weights
+            with this decay per step (:class:`sentiment.models.weight_averaging.
+            WeightAveraging`; 0.99 averages about the last 100 steps); 0 keeps the raw weights
+            of the last step.
         bucketing: batch texts of similar length together (``tf.data``
             ``bucket_by_sequence_length``); otherwise each batch is padded to its longest text.
         mixed_precision: train under ``mixed_float16`` on GPU or ``mixed_bfloat16`` on CPU.
@@ -206,6 +210,7 @@ class TrainingConfig:
     optimizer: str = "lazy_adam"
     validation_fraction: float = 0.1
     patience: int = 1
+    ema_momentum: float = 0.99
     bucketing: bool = True
     mixed_precision: bool = False
     seed: int = 1337
@@ -223,6 +228,8 @@ class TrainingConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; received "
                               f"{self.optimizer!r}")
+        if not 0.0 <= self.ema_momentum < 1.0:
+            raise ConfigError(f"ema_momentum must be in [0, 1); received {self.ema_momentum!r}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
                 f"validation_fraction must be in (0, 1); received {self.validation_fraction!r}")

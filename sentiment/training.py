@@ -201,7 +201,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         vocabulary: a vocabulary from :func:`build_vocabulary` to use instead of learning
             one from ``train`` (it should come from the same training texts).
         callbacks: extra ``keras.callbacks.Callback`` objects for ``model.fit`` (after the
-            early stopping, which restores the best weights).
+            weight averaging and the early stopping, which restores the best weights).
         verbose: 1 for a Keras progress bar per epoch, 0 for silence.
 
     Returns:
@@ -217,6 +217,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     from .metrics import classification_report
     from .models.classifier import build_classifier
     from .models.optimizers import make_optimizer
+    from .models.weight_averaging import WeightAveraging
     from .predictor import Predictor
     from .text.batching import training_dataset
     from .text.encoder import TextEncoder
@@ -259,6 +260,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                                                learning_rate(training, len(train))),
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=["accuracy"])
+        # the averaging comes first: early stopping then monitors and restores averaged weights
+        averaging = [WeightAveraging(training.ema_momentum)] if training.ema_momentum else []
         early_stopping = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=training.patience, restore_best_weights=True)
         started = time.perf_counter()
@@ -268,7 +271,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
             history = model.fit(train_batches, validation_data=validation_batches,
                                 epochs=training.epochs,
-                                callbacks=[early_stopping, *callbacks],
+                                callbacks=[*averaging, early_stopping, *callbacks],
                                 verbose=verbose)
         seconds = time.perf_counter() - started
         epochs_run = len(history.history["loss"])

@@ -44,6 +44,33 @@ def write_labelled_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
     return path
 
 
+def moving_average(steps: list[list], momentum: float) -> list:
+    """The bias-corrected exponential moving average of per-step weight lists (numpy arrays),
+    computed by hand: what ``WeightAveraging`` must leave in a model."""
+    shadow = [0.0 * w for w in steps[0]]
+    for weights in steps:
+        shadow = [momentum * s + (1 - momentum) * w for s, w in zip(shadow, weights)]
+    return [s / (1 - momentum ** len(steps)) for s in shadow]
+
+
+def raw_weights_recorder():
+    """A Keras callback recording the trained weights (numpy copies) after every batch in
+    ``after_batch`` and at every epoch start in ``at_epoch_begin``."""
+    import keras
+
+    class RawWeights(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.after_batch, self.at_epoch_begin = [], []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.after_batch.append([w.numpy().copy() for w in self.model.trainable_weights])
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.at_epoch_begin.append([w.numpy().copy() for w in self.model.trainable_weights])
+
+    return RawWeights()
+
+
 def make_reviews(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
     """``n`` synthetic reviews: neutral filler with sentiment words; labels "neg"/"pos"."""
     rng = random.Random(seed)

@@ -33,6 +33,9 @@ def test_training_config_validation():
                                           "'sgd'"):
         TrainingConfig(optimizer="sgd")
     assert TrainingConfig().optimizer == "lazy_adam"
+    with pytest.raises(ConfigError, match="ema_momentum must be in \\[0, 1\\); received 1.0"):
+        TrainingConfig(ema_momentum=1.0)
+    assert TrainingConfig(ema_momentum=0.0).ema_momentum == 0.0  # off
 
 
 def test_atomic_directory_replaces_only_when_complete(tmp_path):

@@ -129,6 +129,10 @@ def main():
 @click.option("--patience", type=click.IntRange(min=0), default=TRAINING.patience,
               show_default=True,
               help="Epochs without improvement of validation loss before stopping.")
+@click.option("--ema-momentum", type=click.FloatRange(0.0, 1.0, max_open=True),
+              default=TRAINING.ema_momentum, show_default=True,
+              help="Validate and save a moving average of the weights with this decay per "
+              "step; 0 keeps the last step's weights.")
 @click.option("--bucketing/--no-bucketing", default=True, show_default=True,
               help="Batch texts of similar length together.")
 @click.option("--mixed-precision", is_flag=True,
@@ -145,7 +149,7 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
           embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,
           embedding_dropout, max_length, truncation, tokenizer, vocab_size, min_frequency,
           ngrams, epochs, batch_size, learning_rate, learning_rate_schedule, optimizer,
-          validation_fraction, patience, bucketing,
+          validation_fraction, patience, ema_momentum, bucketing,
           mixed_precision, seed, limit, output_dir, quiet):
     """Train a classifier and save it as one model directory."""
     if dataset and train_file:
@@ -163,7 +167,8 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     training_config = TrainingConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         learning_rate_schedule=learning_rate_schedule, optimizer=optimizer,
-        validation_fraction=validation_fraction, patience=patience, bucketing=bucketing,
+        validation_fraction=validation_fraction, patience=patience,
+        ema_momentum=ema_momentum, bucketing=bucketing,
         mixed_precision=mixed_precision, seed=seed,
     )
     quiet_tensorflow()
