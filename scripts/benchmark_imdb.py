@@ -76,9 +76,11 @@ PAIRED_STEPS = 40
 
 
 def default_slices(predictor, train) -> callable:
-    """Timed slices of the trained default model on its own bucketed IMDB train batches."""
+    """Timed slices of the trained default model on its own bucketed IMDB train batches, each
+    step followed by the weight averaging's update, as in training."""
     from sentiment.config import TrainingConfig
     from sentiment.models.optimizers import make_optimizer
+    from sentiment.models.weight_averaging import WeightAveraging
     from sentiment.training import encode_texts, label_indices, split_validation
     from sentiment.text.batching import training_dataset
 
@@ -90,18 +92,26 @@ def default_slices(predictor, train) -> callable:
     model = predictor.model
     model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate),
                   loss="sparse_categorical_crossentropy")  # what training used
-    return timed_slices(model, batches, PAIRED_STEPS)
+    if not training.ema_momentum:
+        return timed_slices(model, batches, PAIRED_STEPS)
+    averaging = WeightAveraging(training.ema_momentum)
+    averaging.set_model(model)
+    averaging.on_train_begin()
+    return timed_slices(model, batches, PAIRED_STEPS, after_step=averaging.on_train_batch_end)
 
 
-def timed_slices(model, batches, steps: int):
+def timed_slices(model, batches, steps: int, after_step=None):
     """A function that trains ``model`` for ``steps`` batches of the (repeated) dataset
-    ``batches`` and returns the seconds taken."""
+    ``batches``, calling ``after_step(step)`` after each when given, and returns the seconds
+    taken."""
     iterator = iter(batches.repeat())
 
     def run() -> float:
         started = time.perf_counter()
-        for _ in range(steps):
+        for step in range(steps):
             model.train_on_batch(*next(iterator))
+            if after_step is not None:
+                after_step(step)
         return time.perf_counter() - started
 
     run()  # trace and warm up

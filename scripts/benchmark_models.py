@@ -72,7 +72,7 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
     config = ClassifierConfig(**{**BASE, **overrides})
     training = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size,
                               learning_rate=2e-3, optimizer=args.optimizer, patience=1,
-                              seed=args.seed)
+                              ema_momentum=args.ema_momentum, seed=args.seed)
     # every row of a data set trains on the same split: learn each vocabulary once (WordPiece
     # on IMDB train takes about 15 minutes); not counted in the training time
     key = (dataset, tokenizer, config.ngrams)
@@ -95,7 +95,7 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
         "dataset": dataset, "model": model, "tokenizer": tokenizer,
         "config": {k: v for k, v in result.config.to_dict().items()
                    if k not in ("labels", "label_values")},
-        "optimizer": training.optimizer,
+        "optimizer": training.optimizer, "ema_momentum": training.ema_momentum,
         "train_examples": len(splits["train"]), "test_examples": len(splits["test"]),
         "accuracy": metrics["test"]["accuracy"],
         "train_examples_per_second": metrics["training"]["examples_per_second"],
@@ -168,6 +168,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--optimizer", default="lazy_adam",
                         help="lazy_adam (the library's default) or adam (Keras' Adam)")
+    parser.add_argument("--ema-momentum", type=float, default=0.99,
+                        help="decay of the weights' moving average (the library's default); "
+                        "0 for the raw weights")
     parser.add_argument("--output", default="benchmark_models.jsonl")
     parser.add_argument("--table-only", metavar="PATH", default=None,
                         help="Print the table of an existing results file and exit.")
