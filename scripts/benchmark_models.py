@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--optimizer", default="lazy_adam",
                         help="lazy_adam (the library's default) or adam (Keras' Adam)")
-    parser.add_argument("--ema-momentum", type=float, default=0.99,
+    parser.add_argument("--ema-momentum", type=float, default=0.995,
                         help="decay of the weights' moving average (the library's default); "
                         "0 for the raw weights")
     parser.add_argument("--output", default="benchmark_models.jsonl")

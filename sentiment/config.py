@@ -195,7 +195,7 @@ class TrainingConfig:
             best weights are restored).
         ema_momentum: validate, keep and save an exponential moving average of the weights
             with this decay per step (:class:`sentiment.models.weight_averaging.
-            WeightAveraging`; 0.99 averages about the last 100 steps); 0 keeps the raw weights
+            WeightAveraging`; 0.995 averages about the last 200 steps); 0 keeps the raw weights
             of the last step.
         bucketing: batch texts of similar length together (``tf.data``
             ``bucket_by_sequence_length``); otherwise each batch is padded to its longest text.
@@ -210,7 +210,7 @@ class TrainingConfig:
     optimizer: str = "lazy_adam"
     validation_fraction: float = 0.1
     patience: int = 1
-    ema_momentum: float = 0.99
+    ema_momentum: float = 0.995
     bucketing: bool = True
     mixed_precision: bool = False
     seed: int = 1337

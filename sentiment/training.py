@@ -260,8 +260,10 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                                                learning_rate(training, len(train))),
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=["accuracy"])
-        # the averaging comes first: early stopping then monitors and restores averaged weights
-        averaging = [WeightAveraging(training.ema_momentum)] if training.ema_momentum else []
+        # validates the average and the raw weights and keeps the better of the two for early
+        # stopping to monitor and restore
+        averaging = ([WeightAveraging(training.ema_momentum, validation_data=validation_batches)]
+                     if training.ema_momentum else [])
         early_stopping = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=training.patience, restore_best_weights=True)
         started = time.perf_counter()
@@ -275,13 +277,16 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                                 verbose=verbose)
         seconds = time.perf_counter() - started
         epochs_run = len(history.history["loss"])
+        best_epoch = int(np.argmin(history.history["val_loss"])) + 1
 
     predictor = Predictor(model, encoder, config)
     metrics: dict[str, Any] = {
         "training": {
             "examples": len(train), "epochs_run": epochs_run, "seconds": round(seconds, 2),
             "examples_per_second": round(len(train) * epochs_run / seconds, 1),
-            "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
+            "best_epoch": best_epoch,
+            # the weights saved: the moving average or the last step's (raw) weights
+            "weights": averaging[0].kept[best_epoch - 1] if averaging else "raw",
             "vocabulary_size": vocabulary.vocabulary_size(), "dtype_policy": policy,
             "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
         },

@@ -45,12 +45,14 @@ def write_labelled_csv(path: Path, texts: list[str], labels: list[str]) -> Path:
 
 
 def moving_average(steps: list[list], momentum: float) -> list:
-    """The bias-corrected exponential moving average of per-step weight lists (numpy arrays),
-    computed by hand: what ``WeightAveraging`` must leave in a model."""
-    shadow = [0.0 * w for w in steps[0]]
-    for weights in steps:
-        shadow = [momentum * s + (1 - momentum) * w for s, w in zip(shadow, weights)]
-    return [s / (1 - momentum ** len(steps)) for s in shadow]
+    """The moving average of per-step weight lists (numpy arrays) with the decay
+    ``min(momentum, (1 - 1/t)**4)`` after step ``t``, computed by hand: what
+    ``WeightAveraging`` must leave in a model."""
+    average = steps[0]
+    for t, weights in enumerate(steps[1:], start=2):
+        d = min(momentum, (1 - 1 / t) ** 4)
+        average = [d * a + (1 - d) * w for a, w in zip(average, weights)]
+    return average
 
 
 def raw_weights_recorder():

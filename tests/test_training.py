@@ -176,19 +176,23 @@ def test_fasttext_trains_with_lazy_adam_by_default_under_mixed_precision(tmp_pat
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)
 
 
-def test_the_saved_model_holds_the_moving_average_of_the_training_steps(tmp_path, tiny_data):
+def test_the_saved_model_holds_the_weights_validation_kept(tmp_path, tiny_data):
     from conftest import moving_average, raw_weights_recorder
 
     from sentiment.predictor import Predictor
 
     raw = raw_weights_recorder()
     config = ClassifierConfig(units=4, embedding_dim=4, vocab_size=40, min_frequency=2)
-    train_classifier(tiny_data[0].head(200), config, TrainingConfig(epochs=1), tmp_path / "m",
-                     callbacks=[raw], verbose=0)
-    assert TrainingConfig().ema_momentum == 0.99  # the default
-    expected = moving_average(raw.after_batch, 0.99)
+    result = train_classifier(tiny_data[0].head(200), config, TrainingConfig(epochs=1),
+                              tmp_path / "m", callbacks=[raw], verbose=0)
+    kept = result.metrics["training"]["weights"]
+    expected = {"average": moving_average(raw.after_batch, TrainingConfig().ema_momentum),
+                "raw": raw.after_batch[-1]}[kept]
     saved = Predictor.load(tmp_path / "m").model.trainable_weights
     assert len(saved) == len(expected)
-    for weight, average, last in zip(saved, expected, raw.after_batch[-1]):
-        np.testing.assert_allclose(weight.numpy(), average, rtol=1e-4, atol=1e-6)
-        assert not np.allclose(weight.numpy(), last)
+    for weight, value in zip(saved, expected):
+        np.testing.assert_allclose(weight.numpy(), value, rtol=1e-4, atol=1e-6)
+    off = train_classifier(tiny_data[0].head(200), config,
+                           TrainingConfig(epochs=1, ema_momentum=0.0), tmp_path / "off",
+                           verbose=0)
+    assert off.metrics["training"]["weights"] == "raw"
