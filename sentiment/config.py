@@ -193,10 +193,10 @@ class TrainingConfig:
             given.
         patience: epochs without improvement of validation loss before early stopping (the
             best weights are restored).
-        ema_momentum: validate, keep and save an exponential moving average of the weights
-            with this decay per step (:class:`sentiment.models.weight_averaging.
-            WeightAveraging`; 0.995 averages about the last 200 steps); 0 keeps the raw weights
-            of the last step.
+        ema_momentum: keep an exponential moving average of the weights with at most this
+            decay per step (:class:`sentiment.models.weight_averaging.WeightAveraging`; 0.995
+            averages about the last 200 steps), and use it wherever it has a lower validation
+            loss than the last step's weights; 0 keeps the last step's weights.
         bucketing: batch texts of similar length together (``tf.data``
             ``bucket_by_sequence_length``); otherwise each batch is padded to its longest text.
         mixed_precision: train under ``mixed_float16`` on GPU or ``mixed_bfloat16`` on CPU.

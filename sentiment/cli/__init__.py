@@ -131,8 +131,8 @@ def main():
               help="Epochs without improvement of validation loss before stopping.")
 @click.option("--ema-momentum", type=click.FloatRange(0.0, 1.0, max_open=True),
               default=TRAINING.ema_momentum, show_default=True,
-              help="Validate and save a moving average of the weights with this decay per "
-              "step; 0 keeps the last step's weights.")
+              help="Keep a moving average of the weights with this decay per step, and save "
+              "it where it validates better than the last step's weights; 0 for no average.")
 @click.option("--bucketing/--no-bucketing", default=True, show_default=True,
               help="Batch texts of similar length together.")
 @click.option("--mixed-precision", is_flag=True,

@@ -12,8 +12,9 @@ sees it, and ``EarlyStopping(restore_best_weights=True)`` then overwrites it wit
 weights of the best epoch; their ``ema_overwrite_frequency`` instead replaces the weights
 being trained, which changes training itself; and their fixed decay makes a short training
 (a few thousand texts, a few dozen steps) average mostly its first, untrained steps. This
-callback trains the raw weights, validates the averaged ones, leaves the averaged weights of
-the best epoch in the model, and lets its window grow with the training.
+callback trains the raw weights, validates the averaged ones (and, given the validation
+data, the raw ones too, keeping whichever validates better), leaves the kept weights of the
+best epoch in the model, and lets its window grow with the training.
 """
 
 from __future__ import annotations
