@@ -102,6 +102,7 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
         "predict_texts_per_second": round(len(splits["test"]) / predict_seconds, 1),
         "epochs_run": metrics["training"]["epochs_run"],
         "best_epoch": metrics["training"]["best_epoch"],
+        "weights": metrics["training"]["weights"],
         "vocabulary_size": metrics["training"]["vocabulary_size"],
         "wall_seconds": round(wall, 1),
     }
