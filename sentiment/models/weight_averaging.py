@@ -103,22 +103,20 @@ class WeightAveraging(keras.callbacks.Callback):
         self._accumulate(tf.constant(decay(self._steps, self.momentum), tf.float32))
 
     def averaged_weights(self) -> list:
-        """The averages, one tensor per trainable weight (same shapes and dtypes); the current
-        weights before the first step."""
-        import tensorflow as tf
-
-        if self._steps == 0:
-            return [tf.identity(w.value) for w in self.model.trainable_weights]
+        """The averages, one tensor per trainable weight (same shapes and dtypes); the weights
+        at the start of training before the first step."""
         return [average.value() for average in self._average]
+
+    def _assign(self, values):
+        for weight, value in zip(self.model.trainable_weights, values):
+            weight.assign(value)
 
     def _swap_in_average(self):
         import tensorflow as tf
 
         if self._raw is None:
-            weights = self.model.trainable_weights
-            self._raw = [tf.identity(w.value) for w in weights]
-            for weight, average in zip(weights, self.averaged_weights()):
-                weight.assign(average)
+            self._raw = [tf.identity(w.value) for w in self.model.trainable_weights]
+            self._assign(self.averaged_weights())
 
     def on_test_begin(self, logs=None):
         self._swap_in_average()
@@ -127,25 +125,19 @@ class WeightAveraging(keras.callbacks.Callback):
         if self.validation_data is None or self._raw is None or logs is None \
                 or "val_loss" not in logs:
             return
-        import tensorflow as tf
-
-        # the average was swapped in for validation
-        average = [tf.identity(w.value) for w in self.model.trainable_weights]
-        for weight, raw in zip(self.model.trainable_weights, self._raw):
-            weight.assign(raw)
+        # the average was swapped in for validation; validate the raw weights too
+        self._assign(self._raw)
         raw_logs = self.model.evaluate(self.validation_data, verbose=0, return_dict=True)
         if raw_logs["loss"] < logs["val_loss"]:
             logs.update({f"val_{name}": value for name, value in raw_logs.items()})
             self.kept.append("raw")
         else:
-            for weight, value in zip(self.model.trainable_weights, average):
-                weight.assign(value)
+            self._assign(self.averaged_weights())
             self.kept.append("average")
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._raw is not None:
-            for weight, raw in zip(self.model.trainable_weights, self._raw):
-                weight.assign(raw)
+            self._assign(self._raw)
             self._raw = None
 
     def on_train_end(self, logs=None):

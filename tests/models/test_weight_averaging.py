@@ -28,6 +28,12 @@ def _data(n=40, seed=1):
     return x, (x @ np.array([1.0, -2.0, 0.5, 3.0], "float32"))[:, None]
 
 
+def _loss(weights, x, y):
+    check = _model()
+    check.set_weights(weights)
+    return check.evaluate(x, y, verbose=0)
+
+
 def test_the_window_grows_as_a_quarter_of_the_steps_up_to_the_momentum():
     assert decay(1, 0.995) == 0.0  # the average starts as the first step's weights
     assert decay(2, 0.995) == 0.5 ** 4
@@ -58,10 +64,8 @@ def test_validation_sees_the_average_and_training_resumes_from_the_raw_weights()
     for started, raw_end in zip(raw.at_epoch_begin[1], raw.after_batch[4]):
         np.testing.assert_array_equal(started, raw_end)
     # epoch 1's validation loss is the loss of the average of its 5 steps
-    check = _model()
-    check.set_weights(moving_average(raw.after_batch[:5], 0.9))
     assert history.history["val_loss"][0] == pytest.approx(
-        check.evaluate(x_val, y_val, verbose=0), rel=1e-5)
+        _loss(moving_average(raw.after_batch[:5], 0.9), x_val, y_val), rel=1e-5)
 
 
 def test_early_stopping_after_it_restores_averaged_weights():
@@ -79,12 +83,6 @@ def test_early_stopping_after_it_restores_averaged_weights():
 def test_momentum_out_of_range_is_an_error(momentum):
     with pytest.raises(ValueError, match=f"momentum must be in \\(0, 1\\); received {momentum}"):
         WeightAveraging(momentum)
-
-
-def _loss(weights, x, y):
-    check = _model()
-    check.set_weights(weights)
-    return check.evaluate(x, y, verbose=0)
 
 
 class _EpochEndWeights(keras.callbacks.Callback):
