@@ -82,6 +82,10 @@ class ClassifierConfig:
             ``labels`` (``["0", "1"]`` for IMDB, whose names are negative/positive).
         mixed_precision: Keras dtype policy used in training (``float32``, ``mixed_float16``
             or ``mixed_bfloat16``); the output layer always computes in float32.
+        ensemble: number of classifiers trained independently (seeds ``seed``, ``seed + 1``,
+            ...; each with its own shuffling, early stopping and weight averaging, all on the
+            same vocabulary and validation split) whose probabilities are averaged; 1 (default)
+            for a single model. Training and prediction take ``ensemble`` times as long.
 
     Raises:
         ConfigError: on construction, when a value is out of range.
@@ -106,6 +110,7 @@ class ClassifierConfig:
     kernel_sizes: tuple[int, ...] = (3, 4, 5)
     pool_size: int = 2
     ngrams: int = 1
+    ensemble: int = 1
 
     def __post_init__(self):
         if self.pooling is None:
@@ -113,7 +118,7 @@ class ClassifierConfig:
         for name in _CHOICES:
             _check_choice(name, getattr(self, name))
         for name in ("embedding_dim", "units", "layers", "max_length", "min_frequency",
-                     "filters", "pool_size"):
+                     "filters", "pool_size", "ensemble"):
             _check_positive(name, getattr(self, name))
         if isinstance(self.kernel_sizes, (str, bytes)) or not self.kernel_sizes:
             raise ConfigError(f"kernel_sizes must be a non-empty sequence of integers >= 1; "

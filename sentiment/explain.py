@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import ConfigError, DataError, ModelError
+from .models.classifier import classifier_members
 from .text.vocabulary import OOV_ID, OOV_TOKEN
 
 METHODS = ("auto", "integrated_gradients", "attention")
@@ -66,9 +67,14 @@ def integrated_gradients(model, ids: np.ndarray, target: int,
                          steps: int = 50) -> tuple[np.ndarray, float, float]:
     """Integrated gradients of ``model``'s probability of class ``target`` on the embeddings.
 
+    For an ensemble (:func:`sentiment.models.classifier.average_classifiers`) the scores, and
+    both probabilities, are the mean of its members': integrated gradients are linear in the
+    model, so the scores still sum to the ensemble's ``p(text) - p(baseline)``, the baseline
+    being all-zero embeddings in every member.
+
     Args:
         model: a classifier from :func:`sentiment.models.classifier.build_classifier` (its
-            embedding layer is named ``embedding``).
+            embedding layer, or each member's, is named ``embedding``).
         ids: ``(time,) int32`` token ids of one text, no padding.
         target: the class index to explain.
         steps: points of the midpoint Riemann sum along the path (Sundararajan et al. use
@@ -84,6 +90,15 @@ def integrated_gradients(model, ids: np.ndarray, target: int,
     """
     if not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be an integer >= 1; received {steps!r}")
+    results = [_integrated_gradients(member, ids, target, steps)
+               for member in classifier_members(model)]
+    return (np.mean([scores for scores, _, _ in results], axis=0),
+            float(np.mean([end for _, end, _ in results])),
+            float(np.mean([baseline for _, _, baseline in results])))
+
+
+def _integrated_gradients(model, ids, target, steps):
+    """:func:`integrated_gradients` of one classifier (not an ensemble)."""
     try:
         embedding = model.get_layer("embedding")
     except ValueError:
@@ -111,11 +126,17 @@ def integrated_gradients(model, ids: np.ndarray, target: int,
 
 def attention_weights(model, ids: np.ndarray) -> np.ndarray:
     """The ``(time,) float64`` attention weights of a model with attention pooling for one
-    unpadded text.
+    unpadded text (an ensemble's: the mean of its members' weights, still summing to 1).
 
     Raises:
         ModelError: when the model has no layer named ``attention_pool``.
     """
+    return np.mean([_attention_weights(member, ids) for member in classifier_members(model)],
+                   axis=0)
+
+
+def _attention_weights(model, ids):
+    """:func:`attention_weights` of one classifier (not an ensemble)."""
     import keras
 
     try:

@@ -4,6 +4,7 @@
       -> Tokenizer -> Vocabulary.build (training split only) -> TextEncoder
       -> tf.data batches (bucketed by length) -> build_classifier -> model.fit
       -> early stopping on validation loss (best weights restored)
+      [-> once per member of an ensemble, seeds seed, seed + 1, ...; average_classifiers]
       -> test metrics -> model.keras + vocab.txt + config.json + metrics.json (atomic)
 """
 
@@ -36,7 +37,8 @@ class TrainResult:
         config: the saved :class:`ClassifierConfig` (labels filled in).
         metrics: the content of ``metrics.json`` (``validation``, ``test`` when given,
             ``training`` with ``examples_per_second`` and ``seconds``).
-        history: Keras history, metric name -> one value per epoch.
+        history: Keras history, metric name -> one value per epoch (the first member's for
+            an ensemble).
     """
 
     model_dir: Path
@@ -201,7 +203,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         vocabulary: a vocabulary from :func:`build_vocabulary` to use instead of learning
             one from ``train`` (it should come from the same training texts).
         callbacks: extra ``keras.callbacks.Callback`` objects for ``model.fit`` (after the
-            weight averaging and the early stopping, which restores the best weights).
+            weight averaging and the early stopping, which restores the best weights); each
+            member of an ensemble is fitted with them in turn.
         verbose: 1 for a Keras progress bar per epoch, 0 for silence.
 
     Returns:
@@ -215,7 +218,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     import tensorflow as tf
 
     from .metrics import classification_report
-    from .models.classifier import build_classifier
+    from .models.classifier import average_classifiers, build_classifier
     from .models.optimizers import make_optimizer
     from .models.weight_averaging import WeightAveraging
     from .predictor import Predictor
@@ -247,48 +250,66 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                               config.ngrams)
         train_ids = encode_texts(encoder, train.texts)
         validation_ids = encode_texts(encoder, validation.texts)
-
-        train_batches = training_dataset(
-            train_ids, y_train, training.batch_size, bucketing=training.bucketing,
-            seed=training.seed, max_length=config.max_length)
         validation_batches = training_dataset(
             validation_ids, y_validation, training.batch_size, bucketing=training.bucketing,
             shuffle=False, max_length=config.max_length)
 
-        model = build_classifier(config, vocabulary.vocabulary_size())
-        model.compile(optimizer=make_optimizer(training.optimizer,
-                                               learning_rate(training, len(train))),
-                      loss=keras.losses.SparseCategoricalCrossentropy(),
-                      metrics=["accuracy"])
-        # validates the average and the raw weights and keeps the better of the two for early
-        # stopping to monitor and restore
-        averaging = ([WeightAveraging(training.ema_momentum, validation_data=validation_batches)]
-                     if training.ema_momentum else [])
-        early_stopping = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=training.patience, restore_best_weights=True)
+        members, fits = [], []  # fits: per member, its history, epochs and kept weights
         started = time.perf_counter()
-        with warnings.catch_warnings():
-            # bucketed datasets have unknown length: Keras warns at the end of epoch 1
-            warnings.filterwarnings("ignore", message=".*ran out of data")
-            warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
-            history = model.fit(train_batches, validation_data=validation_batches,
-                                epochs=training.epochs,
-                                callbacks=[*averaging, early_stopping, *callbacks],
-                                verbose=verbose)
+        for member in range(config.ensemble):
+            seed = training.seed + member
+            if member:  # the first member's seed was set before the vocabulary
+                keras.utils.set_random_seed(seed)
+            if verbose and config.ensemble > 1:
+                print(f"ensemble member {member + 1}/{config.ensemble} (seed {seed})")
+            train_batches = training_dataset(
+                train_ids, y_train, training.batch_size, bucketing=training.bucketing,
+                seed=seed, max_length=config.max_length)
+            model = build_classifier(config.replace(ensemble=1), vocabulary.vocabulary_size(),
+                                     name=f"member_{member}" if config.ensemble > 1 else None)
+            model.compile(optimizer=make_optimizer(training.optimizer,
+                                                   learning_rate(training, len(train))),
+                          loss=keras.losses.SparseCategoricalCrossentropy(),
+                          metrics=["accuracy"])
+            # validates the average and the raw weights and keeps the better of the two for
+            # early stopping to monitor and restore
+            averaging = ([WeightAveraging(training.ema_momentum,
+                                          validation_data=validation_batches)]
+                         if training.ema_momentum else [])
+            early_stopping = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=training.patience, restore_best_weights=True)
+            with warnings.catch_warnings():
+                # bucketed datasets have unknown length: Keras warns at the end of epoch 1
+                warnings.filterwarnings("ignore", message=".*ran out of data")
+                warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
+                history = model.fit(train_batches, validation_data=validation_batches,
+                                    epochs=training.epochs,
+                                    callbacks=[*averaging, early_stopping, *callbacks],
+                                    verbose=verbose)
+            best_epoch = int(np.argmin(history.history["val_loss"])) + 1
+            members.append(model)
+            fits.append({
+                "seed": seed, "epochs_run": len(history.history["loss"]),
+                "best_epoch": best_epoch,
+                # the weights saved: the moving average or the last step's (raw) weights
+                "weights": averaging[0].kept[best_epoch - 1] if averaging else "raw",
+                "history": history.history})
         seconds = time.perf_counter() - started
-        epochs_run = len(history.history["loss"])
-        best_epoch = int(np.argmin(history.history["val_loss"])) + 1
+        model = members[0] if len(members) == 1 else average_classifiers(members)
 
     predictor = Predictor(model, encoder, config)
+    epochs_run = sum(fit["epochs_run"] for fit in fits)
     metrics: dict[str, Any] = {
         "training": {
-            "examples": len(train), "epochs_run": epochs_run, "seconds": round(seconds, 2),
+            # epochs_run, best_epoch and weights: the first member's for an ensemble
+            **{key: fits[0][key] for key in ("epochs_run", "best_epoch", "weights")},
+            "examples": len(train), "seconds": round(seconds, 2),
+            # over all members' epochs
             "examples_per_second": round(len(train) * epochs_run / seconds, 1),
-            "best_epoch": best_epoch,
-            # the weights saved: the moving average or the last step's (raw) weights
-            "weights": averaging[0].kept[best_epoch - 1] if averaging else "raw",
             "vocabulary_size": vocabulary.vocabulary_size(), "dtype_policy": policy,
             "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+            **({"members": [{key: value for key, value in fit.items() if key != "history"}
+                            for fit in fits]} if len(fits) > 1 else {}),
         },
         "validation": classification_report(
             y_validation, predictor.predict_proba(validation.texts), config.labels),
@@ -304,4 +325,4 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                                        "versions": library_versions()})
         write_json(tmp / METRICS_FILE, metrics)
     return TrainResult(Path(output_dir), config, metrics,
-                       {k: [float(v) for v in vs] for k, vs in history.history.items()})
+                       {k: [float(v) for v in vs] for k, vs in fits[0]["history"].items()})

@@ -118,6 +118,22 @@ def tiny_model_dir(tmp_path_factory, tiny_data):
 
 
 @pytest.fixture(scope="session")
+def tiny_ensemble_dir(tmp_path_factory, tiny_data):
+    """An ensemble of two small GRUs trained for 2 epochs on :func:`tiny_data`; its
+    directory."""
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.training import train_classifier
+
+    output = tmp_path_factory.mktemp("models") / "ensemble"
+    train_classifier(
+        tiny_data[0],
+        ClassifierConfig(arch="gru", embedding_dim=16, units=8, max_length=64, vocab_size=200,
+                         min_frequency=1, ensemble=2),
+        TrainingConfig(epochs=2, batch_size=32, learning_rate=1e-2), output, verbose=0)
+    return output
+
+
+@pytest.fixture(scope="session")
 def tiny_predictor(tiny_model_dir):
     from sentiment.predictor import Predictor
 

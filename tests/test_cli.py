@@ -31,6 +31,8 @@ def test_option_errors_exit_2_without_traceback(runner):
     assert result.exit_code == 2 and "pooling must be max" in result.output
     result = runner.invoke(main, ["train", "--ema-momentum", "1"])
     assert result.exit_code == 2 and "--ema-momentum" in result.output
+    result = runner.invoke(main, ["train", "--ensemble", "0"])
+    assert result.exit_code == 2 and "--ensemble" in result.output
 
 
 def test_predict_prints_label_and_probability(runner, tiny_model_dir):
@@ -118,10 +120,13 @@ def test_train_from_files_then_predict(runner, tmp_path):
     result = runner.invoke(main, [
         "train", "--train", str(train), "--test", str(test), "--arch", "lstm", "--units", "8",
         "--embedding-dim", "8", "--epochs", "1", "--max-length", "32", "--output", str(output),
-        "--ema-momentum", "0", "--quiet"])
+        "--ema-momentum", "0", "--ensemble", "2", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output and f"model saved to {output}" in result.output
     saved = json.loads((output / "config.json").read_text())
     assert saved["training"]["ema_momentum"] == 0.0  # weight averaging off
+    assert saved["classifier"]["ensemble"] == 2
+    members = json.loads((output / "metrics.json").read_text())["training"]["members"]
+    assert [member["seed"] for member in members] == [1337, 1338]
     result = runner.invoke(main, ["predict", "--model", str(output), "great"])
     assert result.exit_code == 0 and result.output.split("\t")[0] in ("neg", "pos")

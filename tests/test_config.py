@@ -17,6 +17,7 @@ def test_round_trip_and_unknown_keys_ignored():
     ({"units": 0}, "units must be an integer >= 1; received 0"),
     ({"dropout": 1.0}, "dropout"),
     ({"labels": ("a",), "label_values": ("1", "2")}, "same length"),
+    ({"ensemble": 0}, "ensemble must be an integer >= 1; received 0"),
 ])
 def test_invalid_values_name_argument_and_value(kwargs, message):
     with pytest.raises(ConfigError, match=message):

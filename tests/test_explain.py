@@ -70,6 +70,25 @@ def test_attention_models_explain_with_their_weights(tiny_predictor):
     assert len(ig["attributions"]) == 6
 
 
+def test_an_ensemble_explains_with_the_mean_of_its_members(tiny_ensemble_dir):
+    from sentiment.explain import integrated_gradients
+    from sentiment.models.classifier import classifier_members
+    from sentiment.predictor import Predictor
+
+    predictor = Predictor.load(tiny_ensemble_dir)
+    text = "the plot was boring but the cast was superb"
+    explanation = predictor.explain(text, steps=128)
+    ids = predictor.encoder.encode([text])[0].numpy()
+    target = predictor.labels.index(explanation["target"])
+    members = [integrated_gradients(member, ids, target, steps=128)
+               for member in classifier_members(predictor.model)]
+    assert len(members) == 2
+    np.testing.assert_allclose(explanation["attributions"],
+                               np.mean([scores for scores, _, _ in members], axis=0), atol=1e-6)
+    gap = explanation["scores"][explanation["target"]] - explanation["baseline_score"]
+    assert sum(explanation["attributions"]) == pytest.approx(gap, abs=0.02)
+
+
 def test_ngram_models_explain_each_word_and_bigram(tiny_predictor):
     from sentiment.config import ClassifierConfig
     from sentiment.models.classifier import build_classifier

@@ -99,6 +99,13 @@ def test_exported_fasttext_bigram_model_matches_the_predictor(tiny_data, tmp_pat
     check_parity(tmp_path / "model", tmp_path / "exported")
 
 
+def test_exported_ensemble_matches_the_predictor(tiny_ensemble_dir, tmp_path):
+    from sentiment.export import export_saved_model
+
+    export_saved_model(tiny_ensemble_dir, tmp_path / "exported")
+    check_parity(tiny_ensemble_dir, tmp_path / "exported")
+
+
 def test_export_of_a_missing_model_is_a_one_line_error(tmp_path):
     from sentiment.cli import main
 

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -128,6 +129,36 @@ def test_a_vocabulary_learned_once_serves_several_trainings(tmp_path, tiny_data)
                          tmp_path / "wrong", validation=validation, vocabulary=vocabulary,
                          verbose=0)
     assert not (tmp_path / "wrong").exists()
+
+
+def test_an_ensemble_is_its_members_trained_from_consecutive_seeds(tmp_path, tiny_data):
+    """Member i is the model a single training with seed ``seed + i`` gives (same vocabulary
+    and validation split); the saved ensemble predicts their mean."""
+    from sentiment.predictor import Predictor
+
+    train, validation = split_validation(tiny_data[0].head(240), 0.2, seed=0)
+    config = ClassifierConfig(units=4, embedding_dim=8, vocab_size=60, min_frequency=1,
+                              max_length=32)
+    training = TrainingConfig(epochs=2, batch_size=32, seed=7)
+    result = train_classifier(train, config.replace(ensemble=2), training, tmp_path / "both",
+                              validation=validation, verbose=0)
+    singles = [train_classifier(train, config, dataclasses.replace(training, seed=seed),
+                                tmp_path / str(seed), validation=validation, verbose=0)
+               for seed in (7, 8)]
+    members = result.metrics["training"]["members"]
+    assert [m["seed"] for m in members] == [7, 8]
+    assert [m["epochs_run"] for m in members] == [s.metrics["training"]["epochs_run"]
+                                                  for s in singles]
+    assert result.metrics["training"]["epochs_run"] == members[0]["epochs_run"]
+    assert result.history == singles[0].history
+    texts = list(tiny_data[1].texts[:50])
+    single_probabilities = [Predictor.load(tmp_path / str(seed)).predict_proba(texts)
+                            for seed in (7, 8)]
+    assert np.abs(single_probabilities[0] - single_probabilities[1]).max() > 1e-3
+    ensemble = Predictor.load(tmp_path / "both")
+    assert ensemble.config.ensemble == 2
+    np.testing.assert_allclose(ensemble.predict_proba(texts),
+                               np.mean(single_probabilities, axis=0), atol=1e-5)
 
 
 def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path, tiny_data):

@@ -18,6 +18,7 @@ from ..config import (_CHOICES, LEARNING_RATE_SCHEDULES, OPTIMIZERS, ClassifierC
 from .options import (
     CliError,
     batch_size_option,
+    ensemble_option,
     inference_batch_size_option,
     json_option,
     label_column_option,
@@ -111,6 +112,7 @@ def main():
 @click.option("--ngrams", type=click.IntRange(min=1), default=MODEL.ngrams, show_default=True,
               help="Add word n-grams up to this order to the tokens and the vocabulary "
               "(2: bigrams, as fastText; word tokenizers only).")
+@ensemble_option
 @click.option("--epochs", type=click.IntRange(min=1), default=TRAINING.epochs, show_default=True)
 @batch_size_option
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
@@ -148,7 +150,7 @@ def main():
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
           embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,
           embedding_dropout, max_length, truncation, tokenizer, vocab_size, min_frequency,
-          ngrams, epochs, batch_size, learning_rate, learning_rate_schedule, optimizer,
+          ngrams, ensemble, epochs, batch_size, learning_rate, learning_rate_schedule, optimizer,
           validation_fraction, patience, ema_momentum, bucketing,
           mixed_precision, seed, limit, output_dir, quiet):
     """Train a classifier and save it as one model directory."""
@@ -162,7 +164,7 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
         kernel_sizes=kernel_sizes, pool_size=pool_size, pooling=pooling,
         dropout=dropout, embedding_dropout=embedding_dropout, max_length=max_length,
         truncation=truncation, tokenizer=tokenizer,
-        vocab_size=vocab_size, min_frequency=min_frequency, ngrams=ngrams,
+        vocab_size=vocab_size, min_frequency=min_frequency, ngrams=ngrams, ensemble=ensemble,
     )
     training_config = TrainingConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,

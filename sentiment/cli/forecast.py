@@ -15,6 +15,7 @@ import click
 
 from .options import (
     CliError,
+    ensemble_option,
     json_option,
     quiet_option,
     quiet_tensorflow,
@@ -130,9 +131,7 @@ def forecast():
 @click.option("--highway", type=click.IntRange(min=0), default=0, show_default=True,
               help="Add a linear map of each target's last N steps to the forecast (LSTNet's "
               "highway; 0: none).")
-@click.option("--ensemble", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Train N models with seeds SEED, SEED+1, ... and forecast their mean "
-              "(N times the training time).")
+@ensemble_option
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Windows per batch.")

@@ -97,3 +97,9 @@ seed_option = click.option("--seed", type=int, default=TrainingConfig.seed, show
                            help="Seed for shuffling, splits and weight initialisation.")
 
 quiet_option = click.option("--quiet", is_flag=True, help="No progress output.")
+
+ensemble_option = click.option(
+    "--ensemble", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Train N models with seeds SEED, SEED+1, ... and average their predictions (N times "
+    "the training and prediction time).",
+)

@@ -39,6 +39,11 @@ fasttext (Joulin et al. 2017, "Bag of Tricks for Efficient Text Classification",
   -> mean (or max) over unmasked steps  (batch, embedding_dim)
   -> Dropout -> Dense -> softmax
 
+An ensemble (``ensemble > 1``) is that many such classifiers, trained independently from
+different seeds, behind one input; its output is the mean of their probabilities:
+
+    ids (batch, time) int32 -> member_0 .. member_{n-1} -> Average   (batch, classes) float32
+
 ``pooling="attention"`` (any recurrent encoder) is masked additive attention over time
 (Bahdanau et al. 2015, "Neural Machine Translation by Jointly Learning to Align and
 Translate", ICLR, scored against a learned context vector as in Yang et al. 2016); the layer
@@ -241,19 +246,28 @@ def _embedding_dropout(config: ClassifierConfig, x):
     return keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
 
 
-def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Model:
+def build_classifier(config: ClassifierConfig, vocabulary_size: int,
+                     name: str | None = None) -> keras.Model:
     """Build the classifier described by ``config``.
 
     Args:
-        config: architecture, sizes, pooling, dropout and the class names.
+        config: architecture, sizes, pooling, dropout, ensemble size and the class names.
         vocabulary_size: number of token ids (padding and OOV included).
+        name: the model's name (default ``sentiment_<arch>``, or ``ensemble``).
 
     Returns:
         A ``keras.Model`` from ``(batch, time) int32`` ids (0 = padding) to
         ``(batch, classes) float32`` probabilities. Under a mixed precision policy the output
         softmax still computes in float32. With ``pooling="attention"`` the layer named
-        ``attention_pool`` also outputs the ``(batch, time) float32`` attention weights.
+        ``attention_pool`` also outputs the ``(batch, time) float32`` attention weights. With
+        ``config.ensemble > 1``, :func:`average_classifiers` of that many freshly initialised
+        members (training builds and fits the members one by one instead).
     """
+    if config.ensemble > 1:
+        single = config.replace(ensemble=1)
+        return average_classifiers(
+            [build_classifier(single, vocabulary_size, name=f"member_{i}")
+             for i in range(config.ensemble)], name=name or "ensemble")
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     if config.arch == "fasttext":
         x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
@@ -303,4 +317,40 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int) -> keras.Mo
     logits = keras.layers.Dense(config.num_classes, name="logits")(x)
     probabilities = keras.layers.Activation("softmax", dtype="float32",
                                             name="probabilities")(logits)
-    return keras.Model(ids, probabilities, name=f"sentiment_{config.arch}")
+    return keras.Model(ids, probabilities, name=name or f"sentiment_{config.arch}")
+
+
+def average_classifiers(members, name: str = "ensemble") -> keras.Model:
+    """One model whose probabilities are the mean of ``members``' probabilities (an ensemble
+    over random seeds; averaging independently trained networks: Hansen & Salamon 1990,
+    "Neural Network Ensembles", IEEE TPAMI; Lakshminarayanan et al. 2017).
+
+    Args:
+        members: classifiers from :func:`build_classifier`, each ``(batch, time) int32`` ->
+            ``(batch, classes) float32``, with distinct names (``member_0``, ...).
+        name: the ensemble model's name.
+
+    Returns:
+        A ``keras.Model`` from ``(batch, time) int32`` ids to ``(batch, classes) float32``
+        mean probabilities; each member keeps its own padding mask.
+
+    Raises:
+        ValueError: when ``members`` is empty or two members share a name.
+    """
+    members = list(members)
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    names = [member.name for member in members]
+    if len(set(names)) != len(names):
+        raise ValueError(f"ensemble members need distinct names; received {names}")
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+    outputs = [member(ids) for member in members]
+    probabilities = (outputs[0] if len(outputs) == 1 else
+                     keras.layers.Average(dtype="float32", name="probabilities")(outputs))
+    return keras.Model(ids, probabilities, name=name)
+
+
+def classifier_members(model: keras.Model) -> list[keras.Model]:
+    """The members of an ensemble from :func:`average_classifiers`, else ``[model]``."""
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return members or [model]

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from sentiment.config import ClassifierConfig
-from sentiment.models.classifier import MaskedGlobalMaxPooling1D, build_classifier
+from sentiment.models.classifier import (MaskedGlobalMaxPooling1D, average_classifiers,
+                                         build_classifier, classifier_members)
 
 VOCABULARY_SIZE = 50
 
@@ -49,6 +50,42 @@ def test_embedding_dropout_keeps_the_mask_and_padding_invariance(arch, pooling):
     np.testing.assert_allclose(alone, beside_long, atol=1e-5)
     without = build_classifier(config.replace(embedding_dropout=0.0), VOCABULARY_SIZE)
     assert "embedding_dropout" not in [layer.name for layer in without.layers]
+
+
+def test_an_ensemble_averages_its_members_and_keeps_padding_invariance():
+    import keras
+
+    config = ClassifierConfig(arch="cnn-gru", embedding_dim=8, units=6, filters=4,
+                              labels=("a", "b", "c"), ensemble=3)
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_classifier(config, VOCABULARY_SIZE)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    members = classifier_members(model)
+    assert [member.name for member in members] == ["member_0", "member_1", "member_2"]
+    rng = np.random.default_rng(2)
+    short, long = random_ids(rng, 5), random_ids(rng, 600)
+    batch = padded([short, long])
+    out = model(batch, training=False)
+    assert "float32" in str(out.dtype) and out.shape == (2, 3)
+    each = np.stack([member(batch, training=False).numpy() for member in members])
+    assert np.abs(each[0] - each[1]).max() > 1e-4  # members start from different weights
+    np.testing.assert_allclose(out.numpy(), each.mean(axis=0), atol=1e-6)
+    alone = model(padded([short]), training=False).numpy()[0]
+    np.testing.assert_allclose(alone, out.numpy()[0], atol=1e-5)
+    single = build_classifier(config.replace(ensemble=1), VOCABULARY_SIZE)
+    assert classifier_members(single) == [single]
+
+
+def test_average_classifiers_needs_members_with_distinct_names():
+    config = ClassifierConfig(units=4, embedding_dim=4, labels=("a", "b"))
+    with pytest.raises(ValueError, match="at least one member"):
+        average_classifiers([])
+    twins = [build_classifier(config, VOCABULARY_SIZE, name="twin") for _ in range(2)]
+    with pytest.raises(ValueError, match="distinct names; received \\['twin', 'twin'\\]"):
+        average_classifiers(twins)
 
 
 def test_output_is_float32_probabilities_under_mixed_precision():
