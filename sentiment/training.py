@@ -4,7 +4,7 @@
       -> Tokenizer -> Vocabulary.build (training split only) -> TextEncoder
       -> tf.data batches (bucketed by length) -> build_classifier -> model.fit
       -> early stopping on validation loss (best weights restored)
-      [-> once per member of an ensemble, seeds seed, seed + 1, ...; average_classifiers]
+      [-> once per member of an ensemble, seeds seed, seed + 1, ...; their mean]
       -> test metrics -> model.keras + vocab.txt + config.json + metrics.json (atomic)
 """
 
@@ -218,7 +218,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     import tensorflow as tf
 
     from .metrics import classification_report
-    from .models.classifier import average_classifiers, build_classifier
+    from .models.classifier import build_classifier, classifier_members
     from .models.optimizers import make_optimizer
     from .models.weight_averaging import WeightAveraging
     from .predictor import Predictor
@@ -295,7 +295,13 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                 "weights": averaging[0].kept[best_epoch - 1] if averaging else "raw",
                 "history": history.history})
         seconds = time.perf_counter() - started
-        model = members[0] if len(members) == 1 else average_classifiers(members)
+        model = members[0]
+        if len(members) > 1:
+            # the trained weights go into fresh, uncompiled members: a compiled member would
+            # save its optimizer too, which loading would then have to rebuild
+            model = build_classifier(config, vocabulary.vocabulary_size())
+            for fresh, trained in zip(classifier_members(model), members):
+                fresh.set_weights(trained.get_weights())
 
     predictor = Predictor(model, encoder, config)
     epochs_run = sum(fit["epochs_run"] for fit in fits)

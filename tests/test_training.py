@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -157,8 +159,17 @@ def test_an_ensemble_is_its_members_trained_from_consecutive_seeds(tmp_path, tin
     assert np.abs(single_probabilities[0] - single_probabilities[1]).max() > 1e-3
     ensemble = Predictor.load(tmp_path / "both")
     assert ensemble.config.ensemble == 2
-    np.testing.assert_allclose(ensemble.predict_proba(texts),
-                               np.mean(single_probabilities, axis=0), atol=1e-5)
+    expected = np.mean(single_probabilities, axis=0)
+    np.testing.assert_allclose(ensemble.predict_proba(texts), expected, atol=1e-5)
+    # a fresh process, which has not imported the training code, loads it too
+    code = ("import json, sys; from sentiment.predictor import Predictor; "
+            "p = Predictor.load(sys.argv[1]); "
+            "print(json.dumps(p.predict_proba(json.loads(sys.stdin.read())).tolist()))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "both")],
+                         input=json.dumps(texts), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), expected,
+                               atol=1e-5)
 
 
 def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path, tiny_data):
