@@ -261,7 +261,7 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int,
         softmax still computes in float32. With ``pooling="attention"`` the layer named
         ``attention_pool`` also outputs the ``(batch, time) float32`` attention weights. With
         ``config.ensemble > 1``, :func:`average_classifiers` of that many freshly initialised
-        members (training builds and fits the members one by one instead).
+        members (training fits the members one by one and copies their weights into one).
     """
     if config.ensemble > 1:
         single = config.replace(ensemble=1)
