@@ -65,7 +65,7 @@ def subset(data, n: int | None, seed: int):
 def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies: dict) -> dict:
     from sentiment.config import ClassifierConfig, TrainingConfig
     from sentiment.predictor import Predictor
-    from sentiment.training import build_vocabulary, train_classifier
+    from sentiment.training import build_vocabulary, label_indices, train_classifier
 
     overrides = dict(MODELS[model], tokenizer=tokenizer, vocab_size=args.vocab_size,
                      max_length=args.max_length[dataset])
@@ -88,8 +88,12 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
         predictor = Predictor.load(Path(tmp) / "model")
         predictor.predict_proba(splits["test"].texts[:256], batch_size=256)  # trace once
         started = time.perf_counter()
-        predictor.predict_proba(splits["test"].texts, batch_size=256)
+        probabilities = predictor.predict_proba(splits["test"].texts, batch_size=256)
         predict_seconds = time.perf_counter() - started
+    if args.save_probabilities:  # test probabilities and labels, for ensemble_combinations.py
+        save_probabilities(Path(args.save_probabilities), f"{dataset}-{model}-{tokenizer}-"
+                           f"{args.seed}", probabilities,
+                           label_indices(splits["test"], result.config))
     metrics = result.metrics
     return {
         "dataset": dataset, "model": model, "tokenizer": tokenizer,
@@ -106,6 +110,14 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
         "vocabulary_size": metrics["training"]["vocabulary_size"],
         "wall_seconds": round(wall, 1),
     }
+
+
+def save_probabilities(directory: Path, name: str, probabilities: np.ndarray,
+                       labels: np.ndarray) -> None:
+    """Write ``name.npz`` with a model's test ``probabilities`` ``(n, classes) float32`` and
+    the true class indices ``labels`` ``(n,) int32``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez(directory / f"{name}.npz", probabilities=probabilities, labels=labels)
 
 
 def oov_rates(train, test, vocab_size: int) -> list[dict]:
@@ -173,6 +185,10 @@ def main() -> None:
                         help="decay of the weights' moving average (the library's default); "
                         "0 for the raw weights")
     parser.add_argument("--output", default="benchmark_models.jsonl")
+    parser.add_argument("--save-probabilities", metavar="DIR", default=None,
+                        help="Also save each row's test probabilities in DIR "
+                        "(<dataset>-<model>-<tokenizer>-<seed>.npz), for "
+                        "scripts/ensemble_combinations.py.")
     parser.add_argument("--table-only", metavar="PATH", default=None,
                         help="Print the table of an existing results file and exit.")
     args = parser.parse_args()
