@@ -62,7 +62,8 @@ def subset(data, n: int | None, seed: int):
     return data.select(np.sort(np.random.default_rng(seed).permutation(len(data))[:n]))
 
 
-def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies: dict) -> dict:
+def run_one(dataset: str, splits, model: str, tokenizer: str, seed: int, args,
+            vocabularies: dict) -> dict:
     from sentiment.config import ClassifierConfig, TrainingConfig
     from sentiment.predictor import Predictor
     from sentiment.training import build_vocabulary, label_indices, train_classifier
@@ -72,7 +73,8 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
     config = ClassifierConfig(**{**BASE, **overrides})
     training = TrainingConfig(epochs=args.epochs, batch_size=args.batch_size,
                               learning_rate=2e-3, optimizer=args.optimizer, patience=1,
-                              ema_momentum=args.ema_momentum, seed=args.seed)
+                              ema_momentum=args.ema_momentum, adversarial=args.adversarial,
+                              seed=seed)
     # every row of a data set trains on the same split: learn each vocabulary once (WordPiece
     # on IMDB train takes about 15 minutes); not counted in the training time
     key = (dataset, tokenizer, config.ngrams)
@@ -92,7 +94,7 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
         predict_seconds = time.perf_counter() - started
     if args.save_probabilities:  # test probabilities and labels, for ensemble_combinations.py
         save_probabilities(Path(args.save_probabilities), f"{dataset}-{model}-{tokenizer}-"
-                           f"{args.seed}", probabilities,
+                           f"{seed}", probabilities,
                            label_indices(splits["test"], result.config))
     metrics = result.metrics
     return {
@@ -100,6 +102,7 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, args, vocabularies
         "config": {k: v for k, v in result.config.to_dict().items()
                    if k not in ("labels", "label_values")},
         "optimizer": training.optimizer, "ema_momentum": training.ema_momentum,
+        "adversarial": training.adversarial, "seed": seed,
         "train_examples": len(splits["train"]), "test_examples": len(splits["test"]),
         "accuracy": metrics["test"]["accuracy"],
         "train_examples_per_second": metrics["training"]["examples_per_second"],
@@ -140,14 +143,15 @@ def oov_rates(train, test, vocab_size: int) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| data set | model | tokenizer | accuracy | train ex/s | predict texts/s | "
+    lines = ["| data set | model | tokenizer | seed | accuracy | train ex/s | predict texts/s | "
              "epochs (best) |",
-             "|---|---|---|---:|---:|---:|---:|"]
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for row in rows:
         if "model" not in row:
             continue
         lines.append(f"| {row['dataset']} | {row['model']} | {row['tokenizer']} | "
-                     f"{row['accuracy'] * 100:.1f}% | {row['train_examples_per_second']:,.0f} | "
+                     f"{row.get('seed', '')} | {row['accuracy'] * 100:.1f}% | "
+                     f"{row['train_examples_per_second']:,.0f} | "
                      f"{row['predict_texts_per_second']:,.0f} | "
                      f"{row['epochs_run']} ({row['best_epoch']}) |")
     oov = [row for row in rows if "oov_tokens" in row]
@@ -178,7 +182,14 @@ def main() -> None:
                         help="Random subset of IMDB test (default: all 25,000).")
     parser.add_argument("--oov", action="store_true",
                         help="Also measure word vs WordPiece OOV rates (full IMDB train/test).")
-    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--seed", type=int, default=1337,
+                        help="Seed of the subsets, the validation split and the training.")
+    parser.add_argument("--seeds", default=None,
+                        help="Train each row once per seed in this comma-separated list "
+                        "(weights and shuffling; the data split stays --seed's).")
+    parser.add_argument("--adversarial", type=float, default=0.0, metavar="EPSILON",
+                        help="adversarial training on the embeddings (the library's default: "
+                        "0, off)")
     parser.add_argument("--optimizer", default="lazy_adam",
                         help="lazy_adam (the library's default) or adam (Keras' Adam)")
     parser.add_argument("--ema-momentum", type=float, default=0.995,
@@ -225,9 +236,11 @@ def main() -> None:
             splits["train"], TrainingConfig().validation_fraction, args.seed)
         vocabularies = {}
         # word n-grams need a word tokenizer: no fasttext-bigrams row for wordpiece
-        results = (run_one(dataset, splits, model, tokenizer, args, vocabularies)
+        seeds = [int(seed) for seed in args.seeds.split(",")] if args.seeds else [args.seed]
+        results = (run_one(dataset, splits, model, tokenizer, seed, args, vocabularies)
                    for tokenizer in args.tokenizers.split(",")
                    for model in args.archs.split(",")
+                   for seed in seeds
                    if not (tokenizer == "wordpiece" and MODELS[model].get("ngrams", 1) > 1))
         for row in results:
             rows.append(row)

@@ -202,6 +202,10 @@ class TrainingConfig:
             decay per step (:class:`sentiment.models.weight_averaging.WeightAveraging`; 0.995
             averages about the last 200 steps), and use it wherever it has a lower validation
             loss than the last step's weights; 0 keeps the last step's weights.
+        adversarial: train also on embeddings perturbed by this L2 norm in the direction that
+            most increases the loss (Miyato et al. 2017, the fast gradient method;
+            :class:`sentiment.models.adversarial.AdversarialTraining`); each step then costs
+            about twice as much; 0 (default) turns it off.
         bucketing: batch texts of similar length together (``tf.data``
             ``bucket_by_sequence_length``); otherwise each batch is padded to its longest text.
         mixed_precision: train under ``mixed_float16`` on GPU or ``mixed_bfloat16`` on CPU.
@@ -216,6 +220,7 @@ class TrainingConfig:
     validation_fraction: float = 0.1
     patience: int = 1
     ema_momentum: float = 0.995
+    adversarial: float = 0.0
     bucketing: bool = True
     mixed_precision: bool = False
     seed: int = 1337
@@ -235,6 +240,8 @@ class TrainingConfig:
                               f"{self.optimizer!r}")
         if not 0.0 <= self.ema_momentum < 1.0:
             raise ConfigError(f"ema_momentum must be in [0, 1); received {self.ema_momentum!r}")
+        if not self.adversarial >= 0.0:
+            raise ConfigError(f"adversarial must be >= 0; received {self.adversarial!r}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ConfigError(
                 f"validation_fraction must be in (0, 1); received {self.validation_fraction!r}")

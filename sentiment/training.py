@@ -218,6 +218,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     import tensorflow as tf
 
     from .metrics import classification_report
+    from .models.adversarial import AdversarialTraining
     from .models.classifier import build_classifier, classifier_members
     from .models.optimizers import make_optimizer
     from .models.weight_averaging import WeightAveraging
@@ -267,10 +268,13 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                 seed=seed, max_length=config.max_length)
             model = build_classifier(config.replace(ensemble=1), vocabulary.vocabulary_size(),
                                      name=f"member_{member}" if config.ensemble > 1 else None)
-            model.compile(optimizer=make_optimizer(training.optimizer,
+            # adversarial training fits a wrapper that shares the model's weights
+            fitted = (AdversarialTraining(model, training.adversarial) if training.adversarial
+                      else model)
+            fitted.compile(optimizer=make_optimizer(training.optimizer,
                                                    learning_rate(training, len(train))),
-                          loss=keras.losses.SparseCategoricalCrossentropy(),
-                          metrics=["accuracy"])
+                           loss=keras.losses.SparseCategoricalCrossentropy(),
+                           metrics=["accuracy"])
             # validates the average and the raw weights and keeps the better of the two for
             # early stopping to monitor and restore
             averaging = ([WeightAveraging(training.ema_momentum,
@@ -282,10 +286,10 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                 # bucketed datasets have unknown length: Keras warns at the end of epoch 1
                 warnings.filterwarnings("ignore", message=".*ran out of data")
                 warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
-                history = model.fit(train_batches, validation_data=validation_batches,
-                                    epochs=training.epochs,
-                                    callbacks=[*averaging, early_stopping, *callbacks],
-                                    verbose=verbose)
+                history = fitted.fit(train_batches, validation_data=validation_batches,
+                                     epochs=training.epochs,
+                                     callbacks=[*averaging, early_stopping, *callbacks],
+                                     verbose=verbose)
             best_epoch = int(np.argmin(history.history["val_loss"])) + 1
             members.append(model)
             fits.append({

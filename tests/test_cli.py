@@ -33,6 +33,8 @@ def test_option_errors_exit_2_without_traceback(runner):
     assert result.exit_code == 2 and "--ema-momentum" in result.output
     result = runner.invoke(main, ["train", "--ensemble", "0"])
     assert result.exit_code == 2 and "--ensemble" in result.output
+    result = runner.invoke(main, ["train", "--adversarial", "-1"])
+    assert result.exit_code == 2 and "--adversarial" in result.output
 
 
 def test_predict_prints_label_and_probability(runner, tiny_model_dir):
@@ -120,11 +122,12 @@ def test_train_from_files_then_predict(runner, tmp_path):
     result = runner.invoke(main, [
         "train", "--train", str(train), "--test", str(test), "--arch", "lstm", "--units", "8",
         "--embedding-dim", "8", "--epochs", "1", "--max-length", "32", "--output", str(output),
-        "--ema-momentum", "0", "--ensemble", "2", "--quiet"])
+        "--ema-momentum", "0", "--ensemble", "2", "--adversarial", "0.5", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output and f"model saved to {output}" in result.output
     saved = json.loads((output / "config.json").read_text())
     assert saved["training"]["ema_momentum"] == 0.0  # weight averaging off
+    assert saved["training"]["adversarial"] == 0.5
     assert saved["classifier"]["ensemble"] == 2
     members = json.loads((output / "metrics.json").read_text())["training"]["members"]
     assert [member["seed"] for member in members] == [1337, 1338]

@@ -37,6 +37,9 @@ def test_training_config_validation():
     with pytest.raises(ConfigError, match="ema_momentum must be in \\[0, 1\\); received 1.0"):
         TrainingConfig(ema_momentum=1.0)
     assert TrainingConfig(ema_momentum=0.0).ema_momentum == 0.0  # off
+    with pytest.raises(ConfigError, match="adversarial must be >= 0; received -1.0"):
+        TrainingConfig(adversarial=-1.0)
+    assert TrainingConfig().adversarial == 0.0  # off by default
 
 
 def test_atomic_directory_replaces_only_when_complete(tmp_path):

@@ -189,6 +189,28 @@ def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path, tiny_data):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-3)
 
 
+def test_adversarial_training_saves_a_plain_model(tmp_path, tiny_data):
+    """--adversarial changes the training (same seed, other weights), also for an ensemble
+    under mixed precision, and the saved model is the plain classifier."""
+    from sentiment.predictor import Predictor
+
+    train, test = tiny_data
+    config = ClassifierConfig(units=4, embedding_dim=8, vocab_size=60, ensemble=2)
+    runs = {epsilon: train_classifier(
+                train.head(200), config, TrainingConfig(epochs=1, adversarial=epsilon,
+                                                        mixed_precision=True),
+                tmp_path / str(epsilon), test=test.head(50), verbose=0)
+            for epsilon in (0.0, 1.0)}
+    saved = json.loads((tmp_path / "1.0" / "config.json").read_text())
+    assert saved["training"]["adversarial"] == 1.0
+    assert runs[1.0].metrics["training"]["dtype_policy"] == "mixed_bfloat16"
+    texts = list(test.texts[:20])
+    plain, adversarial = (Predictor.load(tmp_path / name) for name in ("0.0", "1.0"))
+    assert [layer.name for layer in adversarial.model.layers] == [
+        layer.name for layer in plain.model.layers]
+    assert np.abs(adversarial.predict_proba(texts) - plain.predict_proba(texts)).max() > 1e-4
+
+
 def test_cosine_schedule_decays_from_the_peak_to_its_floor_over_the_planned_steps():
     training = TrainingConfig(epochs=2, batch_size=10, learning_rate=1e-2,
                               learning_rate_schedule="cosine")
