@@ -91,14 +91,19 @@ class AdversarialTraining(keras.Model):
         # put the rows back exactly (subtracting r again could leave float rounding behind)
         table.scatter_update(tf.IndexedSlices(original, rows))
 
-        total = [a if b is None else b if a is None
-                 else tf.IndexedSlices(tf.concat([a.values, b.values], 0),
-                                       tf.concat([a.indices, b.indices], 0), a.dense_shape)
-                 if isinstance(a, tf.IndexedSlices) and isinstance(b, tf.IndexedSlices)
-                 else tf.convert_to_tensor(a) + tf.convert_to_tensor(b)
-                 for a, b in zip(gradients, adversarial)]
-        self.optimizer.apply(total, variables)
+        self.optimizer.apply([_add(a, b) for a, b in zip(gradients, adversarial)], variables)
         for metric in self.metrics:  # the clean loss, weighted by batch size as Keras does
             if metric.name == "loss":
                 metric.update_state(loss, sample_weight=tf.shape(x)[0])
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+def _add(a, b):
+    """The sum of two gradients of one variable; two sparse embedding gradients stay sparse
+    (their rows concatenated: the optimizers sum duplicate rows)."""
+    import tensorflow as tf
+
+    if isinstance(a, tf.IndexedSlices) and isinstance(b, tf.IndexedSlices):
+        return tf.IndexedSlices(tf.concat([a.values, b.values], 0),
+                                tf.concat([a.indices, b.indices], 0), a.dense_shape)
+    return tf.convert_to_tensor(a) + tf.convert_to_tensor(b)
