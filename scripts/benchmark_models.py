@@ -15,6 +15,10 @@ measured on IMDB test.
 
 Results are appended to --output (JSON Lines) as each run ends, so an interrupted run keeps
 what it measured; --table-only PATH prints the markdown table of such a file.
+
+--seeds 1337,1338,... trains each row once per seed (initialisation, shuffling; the data split
+stays --seed's), --adversarial EPSILON trains with adversarial training, and
+--save-probabilities DIR keeps each row's test probabilities for ensemble_combinations.py.
 """
 
 from __future__ import annotations
