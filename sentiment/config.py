@@ -17,6 +17,8 @@ from .errors import ConfigError, ModelError
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
+# every model directory holds these; only such a directory is replaced by a new model
+MODEL_DIR_MARKERS = (CONFIG_FILE, MODEL_FILE)
 VOCAB_FILE = "vocab.txt"
 METRICS_FILE = "metrics.json"
 

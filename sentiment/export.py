@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifacts import atomic_directory
+from .artifacts import atomic_directory, check_replaceable
 from .config import write_json
 
 #: Name of the serving endpoint (also registered as ``serving_default``).
 ENDPOINT = "serve"
 #: Sidecar file with the class names and the model's configuration.
 EXPORT_INFO_FILE = "sentiment_export.json"
+#: Every export holds these; only such a directory (or an empty one) is replaced.
+EXPORT_MARKERS = ("saved_model.pb", EXPORT_INFO_FILE)
 
 
 def serving_function(predictor):
@@ -56,15 +58,20 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
 
     Args:
         model_dir: a model directory written by ``sentiment train``.
-        output_dir: the SavedModel directory to write (replaced atomically when complete).
-            For TensorFlow Serving, use a numbered version directory: ``models/sentiment/1``.
+        output_dir: the SavedModel directory to write (replaced atomically when complete;
+            an existing one must be empty or an earlier export). For TensorFlow Serving, use
+            a numbered version directory: ``models/sentiment/1``.
 
     Returns:
-        ``output_dir``.
+        ``output_dir``, ``~`` expanded and made absolute.
 
     Raises:
         ModelError: when ``model_dir`` is missing, incomplete or corrupted.
+        ConfigError: ``output_dir`` is a file, or a non-empty directory that is not an
+            earlier export (the model directory itself, a TensorFlow Serving base directory
+            holding versions); checked before anything is done.
     """
+    output_dir = check_replaceable(output_dir, EXPORT_MARKERS)
     import keras
 
     from .predictor import Predictor
@@ -78,7 +85,7 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
     else:
         archive.track(vocabulary.table)
     archive.add_endpoint(ENDPOINT, serving_function(predictor))
-    with atomic_directory(output_dir) as tmp:
+    with atomic_directory(output_dir, EXPORT_MARKERS) as tmp:
         archive.write_out(str(tmp), verbose=False)
         write_json(tmp / EXPORT_INFO_FILE, {
             "endpoint": ENDPOINT, "input": "texts: (batch,) tf.string, raw UTF-8 texts",
@@ -86,4 +93,4 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
                         "label": "(batch,) tf.string"},
             "labels": list(predictor.labels), "classifier": predictor.config.to_dict(),
             "requires": "import tensorflow_text (custom ops) before tf.saved_model.load"})
-    return Path(output_dir)
+    return output_dir

@@ -21,8 +21,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .artifacts import atomic_directory
-from .config import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, VOCAB_FILE, ClassifierConfig,
+from .artifacts import atomic_directory, check_replaceable
+from .config import (CONFIG_FILE, METRICS_FILE, MODEL_DIR_MARKERS, MODEL_FILE, VOCAB_FILE, ClassifierConfig,
                      TrainingConfig, write_json)
 from .data import LabelledTexts
 from .errors import ConfigError, DataError
@@ -212,8 +212,11 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
 
     Raises:
         DataError: empty data, a single class, or validation/test labels unknown to ``train``.
-        ConfigError: ``vocabulary`` is not of the kind ``config.tokenizer`` uses.
+        ConfigError: ``vocabulary`` is not of the kind ``config.tokenizer`` uses, or
+            ``output_dir`` is a non-empty directory that is not a model directory (checked
+            before training).
     """
+    check_replaceable(output_dir, MODEL_DIR_MARKERS)
     import keras
     import tensorflow as tf
 
@@ -327,7 +330,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     if test is not None:
         metrics["test"] = classification_report(y_test, predictor.predict_proba(test.texts),
                                                 config.labels)
-    with atomic_directory(output_dir) as tmp:
+    with atomic_directory(output_dir, MODEL_DIR_MARKERS) as tmp:
         model.save(tmp / MODEL_FILE)
         vocabulary.save(tmp / VOCAB_FILE)
         write_json(tmp / CONFIG_FILE, {"classifier": config.to_dict(),

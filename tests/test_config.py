@@ -1,6 +1,6 @@
 import pytest
 
-from sentiment.artifacts import atomic_directory
+from sentiment.artifacts import atomic_directory, check_replaceable
 from sentiment.config import ClassifierConfig, TrainingConfig
 from sentiment.errors import ConfigError
 
@@ -44,15 +44,42 @@ def test_training_config_validation():
 
 def test_atomic_directory_replaces_only_when_complete(tmp_path):
     target = tmp_path / "model"
-    with atomic_directory(target) as tmp:
+    with atomic_directory(target, ["a.txt"]) as tmp:
         (tmp / "a.txt").write_text("first")
     assert (target / "a.txt").read_text() == "first"
     with pytest.raises(RuntimeError):
-        with atomic_directory(target) as tmp:
+        with atomic_directory(target, ["a.txt"]) as tmp:
             (tmp / "a.txt").write_text("half")
             raise RuntimeError("interrupted")
     assert (target / "a.txt").read_text() == "first"
-    with atomic_directory(target) as tmp:
+    with atomic_directory(target, ["a.txt"]) as tmp:
+        (tmp / "a.txt").write_text("second")
         (tmp / "b.txt").write_text("second")
-    assert [p.name for p in target.iterdir()] == ["b.txt"]
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt", "b.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_only_an_empty_directory_or_an_artifact_of_the_same_kind_is_replaced(tmp_path):
+    markers = ["config.json", "model.keras"]
+    # a directory that is not a model directory (a project, a home, a serving base path)
+    project = tmp_path / "project"
+    (project / "1").mkdir(parents=True)
+    (project / "notes.txt").write_text("keep me")
+    (project / "config.json").write_text("{}")  # one marker is not enough
+    with pytest.raises(ConfigError, match=r"'.*project' is a non-empty directory without "
+                                          r"model.keras"):
+        with atomic_directory(project, markers) as tmp:
+            (tmp / "model.keras").write_text("new")
+    assert sorted(p.name for p in project.iterdir()) == ["1", "config.json", "notes.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["project"]  # no temporary left behind
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        check_replaceable(tmp_path / "file", markers)
+    (tmp_path / "empty").mkdir()
+    assert check_replaceable(tmp_path / "empty", markers) == (tmp_path / "empty").resolve()
+    assert check_replaceable(tmp_path / "new", markers) == (tmp_path / "new").resolve()
+    (project / "model.keras").write_text("old")  # now it is a model directory: replaced
+    with atomic_directory(project, markers) as tmp:
+        for name in markers:
+            (tmp / name).write_text("new")
+    assert sorted(p.name for p in project.iterdir()) == markers

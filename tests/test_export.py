@@ -116,6 +116,30 @@ def test_export_of_a_missing_model_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_export_replaces_an_earlier_export_but_never_other_directories(tiny_model_dir,
+                                                                      tmp_path):
+    from sentiment.cli import main
+    from sentiment.export import export_saved_model
+
+    runner = CliRunner()
+    base = tmp_path / "served"
+    assert export_saved_model(tiny_model_dir, base / "1") == (base / "1").resolve()
+    (base / "1" / "stale.txt").write_text("from an earlier export")
+    export_saved_model(tiny_model_dir, base / "1")  # an earlier export is replaced whole
+    assert not (base / "1" / "stale.txt").exists()
+    assert (base / "1" / "saved_model.pb").is_file()
+    model_files = sorted(p.name for p in tiny_model_dir.iterdir())
+    # the serving base path (versions inside) and the model directory itself are refused
+    for output in (base, tiny_model_dir):
+        result = runner.invoke(main, ["export", "--model", str(tiny_model_dir),
+                                      "--output", str(output)])
+        assert result.exit_code == 2, result.output
+        assert "not an artifact of this kind" in result.output
+        assert "Traceback" not in result.output
+    assert [p.name for p in base.iterdir()] == ["1"]
+    assert sorted(p.name for p in tiny_model_dir.iterdir()) == model_files
+
+
 def test_export_needs_an_output():
     from sentiment.cli import main
 

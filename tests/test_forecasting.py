@@ -209,6 +209,18 @@ def test_cli_bad_input_is_one_line_with_status_2(tmp_path, args, message):
     assert not (tmp_path / "m").exists()
 
 
+def test_cli_refuses_an_output_that_is_not_a_model_directory(tmp_path):
+    from sentiment.cli import main
+
+    csv = hourly_csv(tmp_path / "s.csv")
+    result = CliRunner().invoke(main, ["forecast", "train", "--data", str(csv), "--date-column",
+                                       "timestamp", "--lookback", "24", "--horizon", "6",
+                                       "--output", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "not an artifact of this kind" in result.output and "Traceback" not in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]
+
+
 def test_resampled_scores_train_a_sentiment_index(tmp_path):
     from sentiment.cli import main
 

@@ -68,6 +68,15 @@ def test_empty_training_data_is_an_error(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_an_output_that_is_not_a_model_directory_is_refused_before_training(tmp_path,
+                                                                         tiny_data):
+    (tmp_path / "report.txt").write_text("not a model")
+    train, _ = tiny_data
+    with pytest.raises(ConfigError, match="not an artifact of this kind"):
+        train_classifier(train, ClassifierConfig(), TrainingConfig(), tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]
+
+
 def test_interrupted_training_leaves_no_model_directory(tmp_path, tiny_data, monkeypatch):
     import keras
 

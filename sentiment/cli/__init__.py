@@ -149,7 +149,8 @@ def main():
               help="Train on a seeded random sample of N examples (quick trials).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Model directory to write (default: $SENTIMENT_MODEL_DIR or "
-              "~/.sentiment/models/default).")
+              "~/.sentiment/models/default); an existing one is replaced only if it is empty "
+              "or a model directory.")
 @quiet_option
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
