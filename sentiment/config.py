@@ -175,6 +175,9 @@ class ClassifierConfig:
 #: 64 (scripts/benchmark_scoring.py measures the whole path).
 INFERENCE_BATCH_SIZE = 256
 
+#: Attribution methods of ``Predictor.explain`` (``sentiment predict --explain --method``).
+EXPLAIN_METHODS = ("auto", "integrated_gradients", "attention")
+
 #: Learning-rate schedules of :class:`TrainingConfig`.
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "lazy_adam")

@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .config import EXPLAIN_METHODS as METHODS
 from .errors import ConfigError, DataError, ModelError
 from .models.classifier import classifier_members
 from .text.vocabulary import OOV_ID, OOV_TOKEN
-
-METHODS = ("auto", "integrated_gradients", "attention")
 
 
 def has_token_attention(config) -> bool:

@@ -122,3 +122,59 @@ def test_cli_predict_explain(tiny_model_dir):
     assert lines[0].startswith(("pos\t", "neg\t")) and "integrated gradients" in lines[0]
     assert [line.split("\t")[0].strip() for line in lines[1:]] == ["superb", "film"]
     assert all(line.split("\t")[1][0] in "+-" for line in lines[1:])
+
+
+def test_cli_predict_explain_method_target_and_steps(tiny_model_dir, tiny_predictor):
+    from sentiment.cli import main
+
+    runner = CliRunner()
+    args = ["predict", "--model", str(tiny_model_dir), "--explain", "--json"]
+    result = runner.invoke(main, [*args, "--target", "neg", "--steps", "8", "superb film"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output)
+    expected = tiny_predictor.explain("superb film", target="neg", steps=8)
+    assert line["target"] == "neg" and line["method"] == "integrated_gradients"
+    np.testing.assert_allclose(line["attributions"], expected["attributions"], atol=1e-6)
+    result = runner.invoke(main, [*args, "--method", "attention", "superb film"])
+    assert result.exit_code == 2 and "no per-token attention" in result.output
+    result = runner.invoke(main, [*args, "--target", "neutral", "superb film"])
+    assert result.exit_code == 2 and "target must be one of neg, pos" in result.output
+    result = runner.invoke(main, ["predict", "--model", str(tiny_model_dir), "--steps", "8",
+                                  "--target", "neg", "superb film"])
+    assert result.exit_code == 2 and "--target and --steps need --explain" in result.output
+
+
+@pytest.mark.parametrize("arch", ["cnn", "cnn-gru"])
+def test_wordpiece_convolutional_models_explain_each_piece(arch):
+    """Convolutional models take their mask from the ids (no mask_zero embedding) and WordPiece
+    shows pieces: still one complete score per piece, and the same scores whatever the
+    padding of the model's input."""
+    from conftest import make_reviews
+    from sentiment.config import ClassifierConfig
+    from sentiment.explain import integrated_gradients
+    from sentiment.models.classifier import build_classifier
+    from sentiment.predictor import Predictor
+    from sentiment.text.encoder import TextEncoder
+    from sentiment.text.wordpiece import make_tokenizer, vocabulary_type
+
+    texts, _ = make_reviews(200, seed=5)
+    splitter = make_tokenizer("wordpiece")
+    vocabulary = vocabulary_type("wordpiece").build(
+        [splitter.tokenize(texts).flat_values.numpy()], max_size=120)
+    config = ClassifierConfig(arch=arch, tokenizer="wordpiece", embedding_dim=8, units=4,
+                              filters=4, labels=("neg", "pos"), max_length=64)
+    model = build_classifier(config, vocabulary.vocabulary_size())
+    predictor = Predictor(model, TextEncoder(splitter, vocabulary, max_length=64), config)
+    text = "An unwatchable mess, wonderfully acted"
+    explanation = predictor.explain(text, steps=128)
+    ids = predictor.encoder.encode([text])[0].numpy()
+    assert explanation["tokens"] == [vocabulary.id_to_token(int(i)) for i in ids]
+    assert any(token.startswith("##") for token in explanation["tokens"])
+    assert len(explanation["attributions"]) == len(ids)
+    gap = explanation["scores"][explanation["target"]] - explanation["baseline_score"]
+    assert sum(explanation["attributions"]) == pytest.approx(gap, abs=0.02)
+    target = predictor.labels.index(explanation["target"])
+    padded = np.concatenate([ids, np.zeros(20, ids.dtype)])
+    scores, _, _ = integrated_gradients(model, padded, target, steps=128)
+    np.testing.assert_allclose(scores[:len(ids)], explanation["attributions"], atol=1e-5)
+    np.testing.assert_allclose(scores[len(ids):], 0.0, atol=1e-7)

@@ -80,6 +80,51 @@ def test_build_rejects_a_too_small_vocabulary():
 
     with pytest.raises(ConfigError, match="max_size"):
         WordpieceVocabulary.build([np.array([b"a"])], max_size=2)
+    words = np.array([b"abcdef", b"bcdefa"] * 50)  # 6 letters: 2 + 2 * 6 = 14 tokens needed
+    with pytest.raises(ConfigError, match="max_size must be at least 14 .*received 13"):
+        WordpieceVocabulary.build([words], max_size=13)
+
+
+def test_max_size_is_a_maximum_and_keeps_the_alphabet():
+    from sentiment.text.wordpiece import WordpieceVocabulary
+
+    texts, _ = make_reviews(400, seed=3)
+    words = np.array([w for w in " ".join(texts).split() if w.isalpha()], dtype=object)
+    alphabet = sorted({c for w in words for c in w})
+    needed = 2 + 2 * len(alphabet)  # [PAD], [UNK], each letter as a start and as ##letter
+    # bert_vocab_from_dataset alone returns 79 tokens for a target of needed + 3 = 73
+    for max_size in (needed, needed + 3):
+        tokens = WordpieceVocabulary.build([words], max_size=max_size).get_vocabulary()
+        assert len(tokens) == max_size
+        assert all(c in tokens and "##" + c in tokens for c in alphabet)
+
+
+def test_the_cap_drops_the_rarest_learned_pieces_never_a_character():
+    from sentiment.text.wordpiece import _cap
+
+    # the learner's order: reserved, characters, learned pieces by falling count
+    tokens = ["[PAD]", "[UNK]", "a", "b", "##a", "##b", "ab", "##ba", "ba", "abab"]
+    assert _cap(tokens, 8) == tokens[:8]
+    assert _cap(tokens, 6) == tokens[:6]
+    assert _cap(tokens, 20) == tokens
+    with pytest.raises(ConfigError, match="at least 6 .*received 5"):
+        _cap(tokens, 5)
+
+
+def test_oov_rate_counts_unknown_tokens_and_texts_before_truncation(wordpiece):
+    from sentiment.text.encoder import TextEncoder
+    from sentiment.text.tokenizer import Tokenizer
+    from sentiment.text.vocabulary import Vocabulary
+    from sentiment.text.wordpiece import oov_rate
+
+    words = TextEncoder(Tokenizer("whitespace"),
+                        Vocabulary(["[PAD]", "[UNK]", "good", "film"]), max_length=2)
+    texts = ["good film", "good zzz film qqq", "", "film film film xx"]
+    # 2 + 4 + 0 + 4 = 10 tokens (max_length 2 does not cut them), 3 unknown, in 2 of 4 texts
+    assert oov_rate(words, texts, chunk=3) == {"tokens": 10, "oov_tokens": 0.3,
+                                               "texts_with_oov": 0.5}
+    _, _, pieces = wordpiece
+    assert oov_rate(pieces, ["the film was dull"])["oov_tokens"] == 0.0
 
 
 def test_wordpiece_model_trains_and_loads_from_its_directory(tiny_data, tmp_path):

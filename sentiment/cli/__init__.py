@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from ..config import (_CHOICES, LEARNING_RATE_SCHEDULES, OPTIMIZERS, ClassifierConfig,
-                      TrainingConfig)
+from ..config import (_CHOICES, EXPLAIN_METHODS, LEARNING_RATE_SCHEDULES, OPTIMIZERS,
+                      ClassifierConfig, TrainingConfig)
 from .options import (
     CliError,
     batch_size_option,
@@ -227,17 +227,34 @@ def _load_predictor(model_dir):
 @inference_batch_size_option
 @click.option("--explain", is_flag=True,
               help="Also show per-token attributions (integrated gradients, or attention "
-              "weights where the model has them).")
+              "weights where the model has them), one text at a time.")
+@click.option("--method", "explain_method", type=click.Choice(EXPLAIN_METHODS), default="auto",
+              show_default=True,
+              help="With --explain: auto is attention weights for models trained with "
+              "--pooling attention over a recurrent encoder, else integrated gradients.")
+@click.option("--target", default=None,
+              help="With --explain: the class to explain (default: the predicted one).")
+@click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True,
+              help="With --explain: integration steps of integrated gradients.")
 @click.argument("texts", nargs=-1, required=True)
+@click.pass_context
 @translate_errors
-def predict(model_dir, as_json, batch_size, explain, texts):
+def predict(ctx, model_dir, as_json, batch_size, explain, explain_method, target, steps,
+            texts):
     """Print the label and probability of each TEXT, one line each."""
+    given = [option for name, option in (("explain_method", "--method"),
+                                         ("target", "--target"), ("steps", "--steps"))
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    if given and not explain:
+        raise click.UsageError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} "
+                               "--explain")
     predictor = _load_predictor(model_dir)
     if explain:
         from ..explain import format_explanation
 
         for text in texts:
-            explanation = predictor.explain(text)
+            explanation = predictor.explain(text, method=explain_method, target=target,
+                                            steps=steps)
             click.echo(json.dumps(explanation, ensure_ascii=False) if as_json
                        else format_explanation(explanation))
         return

@@ -90,14 +90,19 @@ class WordpieceVocabulary(Vocabulary):
             token_batches: iterable of 1-D arrays of words (``bytes`` or ``str``), e.g. the
                 flat values of :meth:`BasicWordSplitter.tokenize` over chunks of the training
                 split.
-            max_size: target (maximum) vocabulary size, reserved tokens included (>= 3); the
-                learner aims within 5% below it.
+            max_size: maximum vocabulary size, reserved tokens included (>= 3). The
+                learner's binary search aims within 5% below it but can stop above it; the
+                rarest learned pieces are then dropped. Single characters (as word starts and
+                as ``##`` continuations) are always kept, so no text of the training alphabet
+                maps to ``[UNK]``.
             min_frequency: lower bound of the learner's count threshold (``lower_thresh``):
                 a piece seen fewer times in the words does not enter (single characters
                 always do).
 
         Raises:
-            ConfigError: when ``max_size < 3`` or ``min_frequency < 1``.
+            ConfigError: when ``max_size < 3``, ``min_frequency < 1``, or ``max_size`` is
+                below the number of reserved and single-character tokens the training
+                alphabet needs (raised after learning; the message gives that number).
         """
         from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bvfd
 
@@ -123,7 +128,7 @@ class WordpieceVocabulary(Vocabulary):
             if token not in seen:
                 seen.add(token)
                 tokens.append(token)
-        return cls(tokens)
+        return cls(_cap(tokens, max_size))
 
     @property
     def wordpiece(self) -> tf_text.FastWordpieceTokenizer:
@@ -145,6 +150,33 @@ class WordpieceVocabulary(Vocabulary):
         """``(batch, None)`` piece ids -> ``(batch,) tf.string``, words joined by a space."""
         ids = ids if isinstance(ids, tf.RaggedTensor) else tf.ragged.constant(ids, tf.int32)
         return self.wordpiece.detokenize(ids)
+
+
+def _cap(tokens: list[str], max_size: int) -> list[str]:
+    """``tokens`` without their rarest learned pieces beyond ``max_size``.
+
+    ``bert_vocab_from_dataset`` lists the reserved tokens, then the single characters, then
+    the learned pieces by falling count, so the pieces dropped are the last multi-character
+    ones; the alphabet is never dropped.
+    """
+    if len(tokens) <= max_size:
+        return tokens
+    essential = {t for t in tokens
+                 if t in (PAD_TOKEN, OOV_TOKEN) or len(t.removeprefix(SUFFIX_INDICATOR)) == 1}
+    if len(essential) > max_size:
+        raise ConfigError(
+            f"max_size must be at least {len(essential)} for this training data (the reserved "
+            "tokens and every character of its alphabet, as a word start and as a "
+            f"{SUFFIX_INDICATOR} continuation); received {max_size!r}")
+    room = max_size - len(essential)
+    kept = []
+    for token in tokens:
+        if token in essential:
+            kept.append(token)
+        elif room:
+            kept.append(token)
+            room -= 1
+    return kept
 
 
 def make_tokenizer(kind: str):
