@@ -133,3 +133,37 @@ def test_train_from_files_then_predict(runner, tmp_path):
     assert [member["seed"] for member in members] == [1337, 1338]
     result = runner.invoke(main, ["predict", "--model", str(output), "great"])
     assert result.exit_code == 0 and result.output.split("\t")[0] in ("neg", "pos")
+
+
+def test_train_zoo_options_reach_the_saved_model(runner, tmp_path):
+    """`--arch cnn-gru --filters --kernel-sizes --pool-size --pooling attention --tokenizer
+    wordpiece` end to end: saved in config.json, read back by the predictor, vocab.txt holds
+    WordPiece pieces, and the saved model is built that way."""
+    from conftest import make_reviews
+    from sentiment.predictor import Predictor
+
+    texts, labels = make_reviews(200, seed=7)
+    train = write_csv(tmp_path / "train.csv", [f'"{t}",{y}' for t, y in zip(texts, labels)])
+    output = tmp_path / "model"
+    result = runner.invoke(main, [
+        "train", "--train", str(train), "--arch", "cnn-gru", "--filters", "6",
+        "--kernel-sizes", "2,4", "--pool-size", "3", "--pooling", "attention", "--units", "5",
+        "--embedding-dim", "8", "--tokenizer", "wordpiece", "--vocab-size", "90",
+        "--min-frequency", "1", "--max-length", "40", "--epochs", "1", "--output", str(output),
+        "--quiet"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((output / "config.json").read_text())["classifier"]
+    assert {key: saved[key] for key in ("arch", "filters", "kernel_sizes", "pool_size",
+                                        "pooling", "units", "tokenizer", "vocab_size")} == {
+        "arch": "cnn-gru", "filters": 6, "kernel_sizes": [2, 4], "pool_size": 3,
+        "pooling": "attention", "units": 5, "tokenizer": "wordpiece", "vocab_size": 90}
+    vocab = (output / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    assert vocab[:2] == ["[PAD]", "[UNK]"] and len(vocab) <= 90
+    assert any(token.startswith("##") for token in vocab)
+    predictor = Predictor.load(output)
+    assert predictor.config.kernel_sizes == (2, 4) and predictor.config.pool_size == 3
+    convolutions = [layer for layer in predictor.model.layers if "Conv1D" in type(layer).__name__]
+    assert sorted((layer.kernel_size[0], layer.filters) for layer in convolutions) == [(2, 6),
+                                                                                       (4, 6)]
+    assert any(type(layer).__name__ == "MaxPooling1D" and layer.pool_size[0] == 3
+               for layer in predictor.model.layers)
