@@ -127,6 +127,11 @@ def attention_weights(model, ids: np.ndarray) -> np.ndarray:
     """The ``(time,) float64`` attention weights of a model with attention pooling for one
     unpadded text (an ensemble's: the mean of its members' weights, still summing to 1).
 
+    Args:
+        model: a classifier built with ``pooling="attention"`` (its layer, or each member's,
+            is named ``attention_pool``).
+        ids: ``(time,) int32`` token ids of one text, no padding.
+
     Raises:
         ModelError: when the model has no layer named ``attention_pool``.
     """
