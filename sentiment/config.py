@@ -13,14 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .artifacts import ArtifactKind
 from .errors import ConfigError, ModelError
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
-# every model directory holds these; only such a directory is replaced by a new model
-MODEL_DIR_MARKERS = (CONFIG_FILE, MODEL_FILE)
 VOCAB_FILE = "vocab.txt"
 METRICS_FILE = "metrics.json"
+#: What ``sentiment train`` and ``sentiment forecast train`` write: only an empty directory
+#: or one of the same kind is replaced by a new model.
+CLASSIFIER_ARTIFACT = ArtifactKind(
+    "classifier model directory", required=(CONFIG_FILE, MODEL_FILE, VOCAB_FILE),
+    allowed=(CONFIG_FILE, MODEL_FILE, VOCAB_FILE, METRICS_FILE))
+FORECASTER_ARTIFACT = ArtifactKind(
+    "forecaster model directory", required=(CONFIG_FILE, MODEL_FILE),
+    allowed=(CONFIG_FILE, MODEL_FILE, METRICS_FILE))
 
 _CHOICES = {
     "arch": ("lstm", "gru", "bilstm", "bigru", "cnn", "cnn-lstm", "cnn-gru", "fasttext"),

@@ -163,8 +163,10 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
         text: the text.
         method: ``integrated_gradients``, ``attention`` (models trained with ``--pooling
             attention`` over ``lstm``/``gru``/``bilstm``/``bigru``), or ``auto`` (attention
-            where the model has per-token attention, else integrated gradients).
-        target: the class name to explain (default: the predicted class).
+            where the model has per-token attention and no ``target`` is given, else
+            integrated gradients).
+        target: the class name to explain (default: the predicted class). Attention weights
+            do not depend on the class, so a target needs integrated gradients.
         steps: integration steps of integrated gradients.
 
     Returns:
@@ -175,8 +177,8 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
 
     Raises:
         DataError: when ``text`` is not a ``str``.
-        ConfigError: unknown ``method`` or ``target``, or ``attention`` for a model without
-            per-token attention.
+        ConfigError: unknown ``method`` or ``target``; ``attention`` for a model without
+            per-token attention, or together with a ``target``.
     """
     if not isinstance(text, str):
         raise DataError(f"text is {type(text).__name__}, not str: {text!r:.60}")
@@ -184,11 +186,17 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
         raise ConfigError(f"method must be one of {', '.join(METHODS)}; received {method!r}")
     config = predictor.config
     if method == "auto":
-        method = "attention" if has_token_attention(config) else "integrated_gradients"
+        method = ("attention" if has_token_attention(config) and target is None
+                  else "integrated_gradients")
     elif method == "attention" and not has_token_attention(config):
         raise ConfigError(
             "this model has no per-token attention weights (it needs --pooling attention "
-            "over lstm, gru, bilstm or bigru); use method integrated_gradients")
+            "over lstm, gru, bilstm or bigru); use method integrated_gradients (--method "
+            "integrated_gradients)")
+    elif method == "attention" and target is not None:
+        raise ConfigError(
+            f"attention weights do not depend on the class, so target {target!r} needs method "
+            "integrated_gradients (--method integrated_gradients)")
     result = predictor.predict(text)
     label = result["label"] if target is None else target
     if label not in predictor.labels:

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifacts import atomic_directory, check_replaceable
+from .artifacts import ArtifactKind, atomic_directory, check_replaceable
 from .config import write_json
 
 #: Name of the serving endpoint (also registered as ``serving_default``).
 ENDPOINT = "serve"
 #: Sidecar file with the class names and the model's configuration.
 EXPORT_INFO_FILE = "sentiment_export.json"
-#: Every export holds these; only such a directory (or an empty one) is replaced.
-EXPORT_MARKERS = ("saved_model.pb", EXPORT_INFO_FILE)
+#: What an export holds: only an empty directory or an earlier export is replaced.
+EXPORT_ARTIFACT = ArtifactKind(
+    "sentiment SavedModel export", required=("saved_model.pb", EXPORT_INFO_FILE),
+    allowed=("saved_model.pb", EXPORT_INFO_FILE, "variables", "assets", "fingerprint.pb"))
 
 
 def serving_function(predictor):
@@ -67,11 +69,12 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
 
     Raises:
         ModelError: when ``model_dir`` is missing, incomplete or corrupted.
-        ConfigError: ``output_dir`` is a file, or a non-empty directory that is not an
-            earlier export (the model directory itself, a TensorFlow Serving base directory
-            holding versions); checked before anything is done.
+        ConfigError: ``output_dir`` is not a directory an export may replace (the model
+            directory itself, a TensorFlow Serving base directory holding versions, an export
+            with files added: :func:`sentiment.artifacts.check_replaceable`); checked before
+            anything is done.
     """
-    output_dir = check_replaceable(output_dir, EXPORT_MARKERS)
+    output_dir = check_replaceable(output_dir, EXPORT_ARTIFACT)
     import keras
 
     from .predictor import Predictor
@@ -85,7 +88,7 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
     else:
         archive.track(vocabulary.table)
     archive.add_endpoint(ENDPOINT, serving_function(predictor))
-    with atomic_directory(output_dir, EXPORT_MARKERS) as tmp:
+    with atomic_directory(output_dir, EXPORT_ARTIFACT) as tmp:
         archive.write_out(str(tmp), verbose=False)
         write_json(tmp / EXPORT_INFO_FILE, {
             "endpoint": ENDPOINT, "input": "texts: (batch,) tf.string, raw UTF-8 texts",

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .artifacts import atomic_directory, check_replaceable
-from .config import (CONFIG_FILE, METRICS_FILE, MODEL_DIR_MARKERS, MODEL_FILE, read_config_file,
+from .config import (CONFIG_FILE, FORECASTER_ARTIFACT, METRICS_FILE, MODEL_FILE, read_config_file,
                      write_json)
 from .errors import ConfigError, DataError, ModelError
 from .timeseries.data import (
@@ -614,11 +614,12 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
 
     Raises:
         DataError: missing column, too short series, a split without a usable window.
-        ConfigError: inconsistent settings, or ``output_dir`` is a non-empty directory that is
-            not a model directory (checked before training).
+        ConfigError: inconsistent settings, or ``output_dir`` is not a directory a
+            forecaster may replace (:func:`sentiment.artifacts.check_replaceable`, checked
+            before training).
     """
     if output_dir is not None:
-        check_replaceable(output_dir, MODEL_DIR_MARKERS)
+        check_replaceable(output_dir, FORECASTER_ARTIFACT)
     import keras
 
     from .models.seq2seq import ForecastEnsemble, build_forecaster, masked_mae, masked_mse
@@ -687,7 +688,7 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
     }
     forecaster.metrics = metrics
     if output_dir is not None:
-        with atomic_directory(output_dir, MODEL_DIR_MARKERS) as tmp:
+        with atomic_directory(output_dir, FORECASTER_ARTIFACT) as tmp:
             model.save(tmp / MODEL_FILE)
             write_json(tmp / CONFIG_FILE, {"forecaster": config.to_dict(),
                                            "training": training.to_dict(),

@@ -22,8 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .artifacts import atomic_directory, check_replaceable
-from .config import (CONFIG_FILE, METRICS_FILE, MODEL_DIR_MARKERS, MODEL_FILE, VOCAB_FILE, ClassifierConfig,
-                     TrainingConfig, write_json)
+from .config import (CLASSIFIER_ARTIFACT, CONFIG_FILE, METRICS_FILE, MODEL_FILE, VOCAB_FILE,
+                     ClassifierConfig, TrainingConfig, write_json)
 from .data import LabelledTexts
 from .errors import ConfigError, DataError
 
@@ -151,6 +151,10 @@ def build_vocabulary(texts: Sequence[str], config: ClassifierConfig):
     Returns:
         A :class:`~sentiment.text.vocabulary.Vocabulary`, or a ``WordpieceVocabulary`` for
         ``tokenizer="wordpiece"``.
+
+    Raises:
+        ConfigError: for WordPiece, a ``vocab_size`` below the reserved tokens plus twice the
+            training alphabet (every character as a word start and as a continuation).
     """
     from .text.wordpiece import make_tokenizer, vocabulary_type
 
@@ -213,10 +217,10 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     Raises:
         DataError: empty data, a single class, or validation/test labels unknown to ``train``.
         ConfigError: ``vocabulary`` is not of the kind ``config.tokenizer`` uses, or
-            ``output_dir`` is a non-empty directory that is not a model directory (checked
-            before training).
+            ``output_dir`` is not a directory a classifier may replace
+            (:func:`sentiment.artifacts.check_replaceable`, checked before training).
     """
-    check_replaceable(output_dir, MODEL_DIR_MARKERS)
+    check_replaceable(output_dir, CLASSIFIER_ARTIFACT)
     import keras
     import tensorflow as tf
 
@@ -330,7 +334,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     if test is not None:
         metrics["test"] = classification_report(y_test, predictor.predict_proba(test.texts),
                                                 config.labels)
-    with atomic_directory(output_dir, MODEL_DIR_MARKERS) as tmp:
+    with atomic_directory(output_dir, CLASSIFIER_ARTIFACT) as tmp:
         model.save(tmp / MODEL_FILE)
         vocabulary.save(tmp / VOCAB_FILE)
         write_json(tmp / CONFIG_FILE, {"classifier": config.to_dict(),

@@ -157,7 +157,7 @@ def test_train_zoo_options_reach_the_saved_model(runner, tmp_path):
                                         "pooling", "units", "tokenizer", "vocab_size")} == {
         "arch": "cnn-gru", "filters": 6, "kernel_sizes": [2, 4], "pool_size": 3,
         "pooling": "attention", "units": 5, "tokenizer": "wordpiece", "vocab_size": 90}
-    vocab = (output / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    vocab = (output / "vocab.txt").read_text(encoding="utf-8").splitlines()
     assert vocab[:2] == ["[PAD]", "[UNK]"] and len(vocab) <= 90
     assert any(token.startswith("##") for token in vocab)
     predictor = Predictor.load(output)

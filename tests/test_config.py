@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 
-from sentiment.artifacts import atomic_directory, check_replaceable
+from sentiment.artifacts import ArtifactKind, atomic_directory, check_replaceable
 from sentiment.config import ClassifierConfig, TrainingConfig
 from sentiment.errors import ConfigError
 
@@ -42,44 +44,71 @@ def test_training_config_validation():
     assert TrainingConfig().adversarial == 0.0  # off by default
 
 
+KIND = ArtifactKind("test artifact", required=("a.txt",), allowed=("a.txt", "b.txt"))
+
+
 def test_atomic_directory_replaces_only_when_complete(tmp_path):
     target = tmp_path / "model"
-    with atomic_directory(target, ["a.txt"]) as tmp:
+    with atomic_directory(target, KIND) as tmp:
         (tmp / "a.txt").write_text("first")
     assert (target / "a.txt").read_text() == "first"
     with pytest.raises(RuntimeError):
-        with atomic_directory(target, ["a.txt"]) as tmp:
+        with atomic_directory(target, KIND) as tmp:
             (tmp / "a.txt").write_text("half")
             raise RuntimeError("interrupted")
     assert (target / "a.txt").read_text() == "first"
-    with atomic_directory(target, ["a.txt"]) as tmp:
+    with atomic_directory(target, KIND) as tmp:
         (tmp / "a.txt").write_text("second")
         (tmp / "b.txt").write_text("second")
     assert sorted(p.name for p in target.iterdir()) == ["a.txt", "b.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
-def test_only_an_empty_directory_or_an_artifact_of_the_same_kind_is_replaced(tmp_path):
-    markers = ["config.json", "model.keras"]
-    # a directory that is not a model directory (a project, a home, a serving base path)
+def test_a_failed_final_rename_puts_the_old_artifact_back(tmp_path, monkeypatch):
+    target = tmp_path / "model"
+    with atomic_directory(target, KIND) as tmp:
+        (tmp / "a.txt").write_text("old")
+    rename = Path.rename
+
+    def refuse_the_new_one(self, destination):
+        if Path(destination) == target and self.name.startswith(".model.tmp-"):
+            raise OSError("rename refused")
+        return rename(self, destination)
+
+    monkeypatch.setattr(Path, "rename", refuse_the_new_one)
+    with pytest.raises(OSError, match="rename refused"):
+        with atomic_directory(target, KIND) as tmp:
+            (tmp / "a.txt").write_text("new")
+    assert (target / "a.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary left behind
+
+
+def test_only_an_empty_directory_or_an_artifact_of_the_same_kind_is_replaced(tmp_path,
+                                                                           monkeypatch):
+    # a directory that is not such an artifact (a project, a home, a serving base path)
     project = tmp_path / "project"
     (project / "1").mkdir(parents=True)
-    (project / "notes.txt").write_text("keep me")
-    (project / "config.json").write_text("{}")  # one marker is not enough
-    with pytest.raises(ConfigError, match=r"'.*project' is a non-empty directory without "
-                                          r"model.keras"):
-        with atomic_directory(project, markers) as tmp:
-            (tmp / "model.keras").write_text("new")
-    assert sorted(p.name for p in project.iterdir()) == ["1", "config.json", "notes.txt"]
+    (project / "a.txt").write_text("keep me")  # holding the required file is not enough
+    with pytest.raises(ConfigError, match=r"'.*project' is a non-empty directory that is not "
+                                          r"a test artifact \(it holds 1\)"):
+        with atomic_directory(project, KIND) as tmp:
+            (tmp / "a.txt").write_text("new")
+    assert sorted(p.name for p in project.iterdir()) == ["1", "a.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["project"]  # no temporary left behind
+    (project / "1").rmdir()
+    (project / "a.txt").unlink()
+    (project / "b.txt").write_text("x")
+    with pytest.raises(ConfigError, match=r"\(it lacks a.txt\)"):
+        check_replaceable(project, KIND)
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
-        check_replaceable(tmp_path / "file", markers)
+        check_replaceable(tmp_path / "file", KIND)
+    with pytest.raises(ConfigError, match="is a file, not a directory"):
+        check_replaceable(tmp_path / "file" / "model", KIND)
     (tmp_path / "empty").mkdir()
-    assert check_replaceable(tmp_path / "empty", markers) == (tmp_path / "empty").resolve()
-    assert check_replaceable(tmp_path / "new", markers) == (tmp_path / "new").resolve()
-    (project / "model.keras").write_text("old")  # now it is a model directory: replaced
-    with atomic_directory(project, markers) as tmp:
-        for name in markers:
-            (tmp / name).write_text("new")
-    assert sorted(p.name for p in project.iterdir()) == markers
+    assert check_replaceable(tmp_path / "empty", KIND) == (tmp_path / "empty").resolve()
+    assert check_replaceable(tmp_path / "new" / "m", KIND) == (tmp_path / "new/m").resolve()
+    monkeypatch.chdir(tmp_path / "empty")  # even empty, the working directory is not replaced
+    for output in (".", str(tmp_path)):
+        with pytest.raises(ConfigError, match="current directory"):
+            check_replaceable(output, KIND)

@@ -68,6 +68,12 @@ def test_attention_models_explain_with_their_weights(tiny_predictor):
     assert (weights > 0).all() and weights.sum() == pytest.approx(1.0, abs=1e-5)
     ig = predictor.explain("a dull plot , superb cast", method="integrated_gradients")
     assert len(ig["attributions"]) == 6
+    # weights do not depend on the class: a target switches auto to integrated gradients
+    other = "pos" if explanation["label"] == "neg" else "neg"
+    targeted = predictor.explain("a dull plot , superb cast", target=other)
+    assert targeted["method"] == "integrated_gradients" and targeted["target"] == other
+    with pytest.raises(ConfigError, match="needs method integrated_gradients"):
+        predictor.explain("a dull plot", method="attention", target=other)
 
 
 def test_an_ensemble_explains_with_the_mean_of_its_members(tiny_ensemble_dir):

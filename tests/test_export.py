@@ -125,19 +125,23 @@ def test_export_replaces_an_earlier_export_but_never_other_directories(tiny_mode
     base = tmp_path / "served"
     assert export_saved_model(tiny_model_dir, base / "1") == (base / "1").resolve()
     (base / "1" / "stale.txt").write_text("from an earlier export")
-    export_saved_model(tiny_model_dir, base / "1")  # an earlier export is replaced whole
-    assert not (base / "1" / "stale.txt").exists()
-    assert (base / "1" / "saved_model.pb").is_file()
     model_files = sorted(p.name for p in tiny_model_dir.iterdir())
-    # the serving base path (versions inside) and the model directory itself are refused
-    for output in (base, tiny_model_dir):
+    # the serving base path (versions inside), the model directory itself, and an export
+    # holding a file of the user's are refused
+    for output, holds in ((base, "1"), (tiny_model_dir, "config.json, metrics.json"),
+                          (base / "1", "stale.txt")):
         result = runner.invoke(main, ["export", "--model", str(tiny_model_dir),
                                       "--output", str(output)])
         assert result.exit_code == 2, result.output
-        assert "not an artifact of this kind" in result.output
+        assert f"not a sentiment SavedModel export (it holds {holds}" in result.output
         assert "Traceback" not in result.output
     assert [p.name for p in base.iterdir()] == ["1"]
+    assert (base / "1" / "stale.txt").exists()
     assert sorted(p.name for p in tiny_model_dir.iterdir()) == model_files
+    (base / "1" / "stale.txt").unlink()
+    first = (base / "1" / "saved_model.pb").stat().st_mtime_ns
+    export_saved_model(tiny_model_dir, base / "1")  # an earlier export is replaced
+    assert (base / "1" / "saved_model.pb").stat().st_mtime_ns != first
 
 
 def test_export_needs_an_output():

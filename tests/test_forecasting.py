@@ -209,16 +209,20 @@ def test_cli_bad_input_is_one_line_with_status_2(tmp_path, args, message):
     assert not (tmp_path / "m").exists()
 
 
-def test_cli_refuses_an_output_that_is_not_a_model_directory(tmp_path):
+def test_cli_refuses_an_output_that_is_not_a_forecaster_directory(tmp_path, tiny_model_dir):
     from sentiment.cli import main
 
     csv = hourly_csv(tmp_path / "s.csv")
-    result = CliRunner().invoke(main, ["forecast", "train", "--data", str(csv), "--date-column",
-                                       "timestamp", "--lookback", "24", "--horizon", "6",
-                                       "--output", str(tmp_path)])
-    assert result.exit_code == 2, result.output
-    assert "not an artifact of this kind" in result.output and "Traceback" not in result.output
+    classifier_files = sorted(p.name for p in tiny_model_dir.iterdir())
+    for output, holds in ((tmp_path, "s.csv"), (tiny_model_dir, "vocab.txt")):
+        result = CliRunner().invoke(main, [
+            "forecast", "train", "--data", str(csv), "--date-column", "timestamp",
+            "--lookback", "24", "--horizon", "6", "--output", str(output)])
+        assert result.exit_code == 2, result.output
+        assert f"not a forecaster model directory (it holds {holds})" in result.output
+        assert "Traceback" not in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]
+    assert sorted(p.name for p in tiny_model_dir.iterdir()) == classifier_files
 
 
 def test_resampled_scores_train_a_sentiment_index(tmp_path):

@@ -68,13 +68,30 @@ def test_empty_training_data_is_an_error(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_an_output_that_is_not_a_model_directory_is_refused_before_training(tmp_path,
-                                                                         tiny_data):
-    (tmp_path / "report.txt").write_text("not a model")
+def test_an_output_that_is_not_a_model_directory_is_refused_before_training(
+        tmp_path, tiny_data, tiny_model_dir, monkeypatch):
+    import keras
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(keras.Model, "fit", no_training)
     train, _ = tiny_data
-    with pytest.raises(ConfigError, match="not an artifact of this kind"):
-        train_classifier(train, ClassifierConfig(), TrainingConfig(), tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("config.json", "model.keras", "vocab.txt", "notes.txt"):
+        (project / name).write_text("the user's")  # model-like names do not make it a model
+    with pytest.raises(ConfigError, match=r"not a classifier model directory \(it holds "
+                                          r"notes.txt\)"):
+        train_classifier(train, ClassifierConfig(), TrainingConfig(), project)
+    assert (project / "notes.txt").read_text() == "the user's"
+    forecaster = tmp_path / "forecaster"  # what `sentiment forecast train` writes
+    forecaster.mkdir()
+    for name in ("config.json", "model.keras", "metrics.json"):
+        (forecaster / name).write_text("{}")
+    with pytest.raises(ConfigError, match=r"\(it lacks vocab.txt\)"):
+        train_classifier(train, ClassifierConfig(), TrainingConfig(), forecaster)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forecaster", "project"]
 
 
 def test_interrupted_training_leaves_no_model_directory(tmp_path, tiny_data, monkeypatch):

@@ -75,13 +75,22 @@ def test_truncation_counts_pieces(wordpiece):
     assert ids.row_lengths().numpy().tolist() == [5]
 
 
-def test_build_rejects_a_too_small_vocabulary():
+def test_build_rejects_a_too_small_vocabulary(monkeypatch):
+    from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
+
     from sentiment.text.wordpiece import WordpieceVocabulary
 
     with pytest.raises(ConfigError, match="max_size"):
         WordpieceVocabulary.build([np.array([b"a"])], max_size=2)
+
+    def no_learning(*args, **kwargs):
+        raise AssertionError("learning started")
+
+    # checked from the words' characters, before minutes of learning
+    monkeypatch.setattr(bert_vocab_from_dataset, "bert_vocab_from_dataset", no_learning)
     words = np.array([b"abcdef", b"bcdefa"] * 50)  # 6 letters: 2 + 2 * 6 = 14 tokens needed
-    with pytest.raises(ConfigError, match="max_size must be at least 14 .*received 13"):
+    with pytest.raises(ConfigError, match=r"needs at least 14 entries .*received max_size "
+                                          r"\(--vocab-size\) 13"):
         WordpieceVocabulary.build([words], max_size=13)
 
 
@@ -107,7 +116,7 @@ def test_the_cap_drops_the_rarest_learned_pieces_never_a_character():
     assert _cap(tokens, 8) == tokens[:8]
     assert _cap(tokens, 6) == tokens[:6]
     assert _cap(tokens, 20) == tokens
-    with pytest.raises(ConfigError, match="at least 6 .*received 5"):
+    with pytest.raises(ConfigError, match=r"at least 6 entries .*\(--vocab-size\) 5"):
         _cap(tokens, 5)
 
 

@@ -179,9 +179,14 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
         ema_momentum=ema_momentum, adversarial=adversarial, bucketing=bucketing,
         mixed_precision=mixed_precision, seed=seed,
     )
+    from ..artifacts import check_replaceable
+    from ..config import CLASSIFIER_ARTIFACT
+    from ..paths import default_model_dir
+
+    output = Path(output_dir) if output_dir else default_model_dir()
+    check_replaceable(output, CLASSIFIER_ARTIFACT)  # before minutes of data loading
     quiet_tensorflow()
     from ..data import load_labelled_file, load_named_dataset
-    from ..paths import default_model_dir
     from ..training import train_classifier
 
     if train_file:
@@ -197,7 +202,6 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     if limit:
         train_data = train_data.sample(limit, seed)
 
-    output = Path(output_dir) if output_dir else default_model_dir()
     result = train_classifier(
         train_data, model_config, training_config, output,
         validation=validation_data, test=test_data, label_names=label_names,

@@ -155,6 +155,11 @@ def train(dataset, data_file, date_column, resample, score_column, targets, feat
           channel_independent, revin, calendar, dropout, highway, ensemble, epochs, batch_size,
           learning_rate, patience, stride, max_windows, seed, output_dir, quiet):
     """Train a forecaster and save it as one model directory; prints test MSE/MAE."""
+    from ..artifacts import check_replaceable
+    from ..config import FORECASTER_ARTIFACT
+
+    output = Path(output_dir) if output_dir else default_forecast_dir()
+    check_replaceable(output, FORECASTER_ARTIFACT)  # before loading the data
     target_names, feature_names = _columns(targets), _columns(features)
     wanted = None
     if target_names and target_names != ["all"] and feature_names != ["all"]:
@@ -179,7 +184,6 @@ def train(dataset, data_file, date_column, resample, score_column, targets, feat
     training = ForecastTrainingConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience,
         stride=stride, seed=seed, max_train_windows=max_windows)
-    output = Path(output_dir) if output_dir else default_forecast_dir()
     result = train_forecaster(series, config, training, output, verbose=0 if quiet else 2)
     click.echo(_format_report(result.metrics["test"], brief=True))
     skipped = result.metrics["training"]["skipped_windows"]

@@ -37,6 +37,10 @@ from .vocabulary import OOV_ID, OOV_TOKEN, PAD_TOKEN, Vocabulary
 SUFFIX_INDICATOR = "##"
 #: Longest word (in UTF-8 bytes) split into pieces; longer words become ``[UNK]``.
 MAX_BYTES_PER_WORD = 100
+# bert_vocab_from_dataset's defaults (wordpiece_tokenizer_learner_lib.learn): it keeps the
+# most frequent MAX_UNIQUE_CHARS characters and reads at most MAX_INPUT_WORDS distinct words
+MAX_UNIQUE_CHARS = 1000
+MAX_INPUT_WORDS = 5_000_000
 
 
 class BasicWordSplitter:
@@ -102,7 +106,8 @@ class WordpieceVocabulary(Vocabulary):
         Raises:
             ConfigError: when ``max_size < 3``, ``min_frequency < 1``, or ``max_size`` is
                 below the number of reserved and single-character tokens the training
-                alphabet needs (raised after learning; the message gives that number).
+                alphabet needs (checked from the words' characters before learning; the
+                message gives that number).
         """
         from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bvfd
 
@@ -114,6 +119,11 @@ class WordpieceVocabulary(Vocabulary):
         batches = [batch for batch in batches if len(batch)]
         if not batches:
             return cls([PAD_TOKEN, OOV_TOKEN])
+        distinct = set().union(*(batch.tolist() for batch in batches))
+        if len(distinct) <= MAX_INPUT_WORDS:  # else the learner may see fewer characters
+            characters = set("".join(w.decode("utf-8") if isinstance(w, bytes) else w
+                                     for w in distinct))
+            _check_room(2 + 2 * min(len(characters), MAX_UNIQUE_CHARS), max_size)
         words = tf.data.Dataset.from_generator(
             lambda: iter(batches), output_signature=tf.TensorSpec([None], tf.string))
         # the words are already split by BasicWordSplitter; splitting them again with the same
@@ -152,22 +162,32 @@ class WordpieceVocabulary(Vocabulary):
         return self.wordpiece.detokenize(ids)
 
 
+def _check_room(needed: int, max_size: int) -> None:
+    """Raise ConfigError when ``max_size`` is below the ``needed`` reserved and
+    single-character tokens."""
+    if max_size < needed:
+        raise ConfigError(
+            f"a WordPiece vocabulary of this training data needs at least {needed} entries "
+            f"([PAD], [UNK] and each character of its alphabet as a word start and as a "
+            f"{SUFFIX_INDICATOR} continuation); received max_size (--vocab-size) {max_size!r}")
+
+
 def _cap(tokens: list[str], max_size: int) -> list[str]:
     """``tokens`` without their rarest learned pieces beyond ``max_size``.
 
     ``bert_vocab_from_dataset`` lists the reserved tokens, then the single characters, then
     the learned pieces by falling count, so the pieces dropped are the last multi-character
     ones; the alphabet is never dropped.
+
+    Raises:
+        ConfigError: when the reserved and single-character tokens alone exceed
+            ``max_size``.
     """
     if len(tokens) <= max_size:
         return tokens
     essential = {t for t in tokens
                  if t in (PAD_TOKEN, OOV_TOKEN) or len(t.removeprefix(SUFFIX_INDICATOR)) == 1}
-    if len(essential) > max_size:
-        raise ConfigError(
-            f"max_size must be at least {len(essential)} for this training data (the reserved "
-            "tokens and every character of its alphabet, as a word start and as a "
-            f"{SUFFIX_INDICATOR} continuation); received {max_size!r}")
+    _check_room(len(essential), max_size)
     room = max_size - len(essential)
     kept = []
     for token in tokens:
