@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .config import EXPLAIN_METHODS as METHODS
+from .config import EXPLAIN_METHODS
 from .errors import ConfigError, DataError, ModelError
 from .models.classifier import classifier_members
 from .text.vocabulary import OOV_ID, OOV_TOKEN
@@ -182,8 +182,9 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
     """
     if not isinstance(text, str):
         raise DataError(f"text is {type(text).__name__}, not str: {text!r:.60}")
-    if method not in METHODS:
-        raise ConfigError(f"method must be one of {', '.join(METHODS)}; received {method!r}")
+    if method not in EXPLAIN_METHODS:
+        raise ConfigError(f"method must be one of {', '.join(EXPLAIN_METHODS)}; "
+                          f"received {method!r}")
     config = predictor.config
     if method == "auto":
         method = ("attention" if has_token_attention(config) and target is None

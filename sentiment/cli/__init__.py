@@ -150,7 +150,7 @@ def main():
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Model directory to write (default: $SENTIMENT_MODEL_DIR or "
               "~/.sentiment/models/default); an existing one is replaced only if it is empty "
-              "or a model directory.")
+              "or a classifier model directory holding nothing else.")
 @quiet_option
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,

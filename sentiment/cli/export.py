@@ -14,7 +14,7 @@ from .options import model_option, quiet_tensorflow, translate_errors
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), required=True,
               help="SavedModel directory to write (for TensorFlow Serving: "
               "MODEL_BASE_PATH/1); an existing one is replaced only if it is empty or an "
-              "earlier export.")
+              "earlier export holding nothing else.")
 @translate_errors
 def export(model_dir, output_dir):
     """Export a model as a TensorFlow SavedModel whose `serve` signature maps raw texts

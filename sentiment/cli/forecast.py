@@ -147,7 +147,7 @@ def forecast():
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Model directory to write (default: $SENTIMENT_FORECAST_MODEL_DIR or "
               "~/.sentiment/models/forecast); an existing one is replaced only if it is empty "
-              "or a model directory.")
+              "or a forecaster model directory holding nothing else.")
 @quiet_option
 @translate_errors
 def train(dataset, data_file, date_column, resample, score_column, targets, features,
