@@ -81,7 +81,8 @@ def default_slices(predictor, train) -> callable:
     from sentiment.config import TrainingConfig
     from sentiment.models.optimizers import make_optimizer
     from sentiment.models.weight_averaging import WeightAveraging
-    from sentiment.training import encode_texts, label_indices, split_validation
+    from sentiment.labels import label_indices, split_validation
+    from sentiment.text.pipeline import encode_texts
     from sentiment.text.batching import training_dataset
 
     training = TrainingConfig()
@@ -183,7 +184,7 @@ def train_plain(splits, max_length: int, vocab_size: int, batch_size: int, epoch
     import keras
     import tensorflow as tf
 
-    from sentiment.training import split_validation
+    from sentiment.labels import split_validation
 
     train, validation = split_validation(splits.train, 0.1, seed=1337)
     keras.utils.set_random_seed(1337)

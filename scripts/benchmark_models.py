@@ -70,7 +70,9 @@ def run_one(dataset: str, splits, model: str, tokenizer: str, seed: int, args,
             vocabularies: dict) -> dict:
     from sentiment.config import ClassifierConfig, TrainingConfig
     from sentiment.predictor import Predictor
-    from sentiment.training import build_vocabulary, label_indices, train_classifier
+    from sentiment.labels import label_indices
+    from sentiment.text.pipeline import build_vocabulary
+    from sentiment.training import train_classifier
 
     overrides = dict(MODELS[model], tokenizer=tokenizer, vocab_size=args.vocab_size,
                      max_length=args.max_length[dataset])
@@ -132,7 +134,7 @@ def oov_rates(train, test, vocab_size: int) -> list[dict]:
     from sentiment.config import ClassifierConfig
     from sentiment.text.encoder import TextEncoder
     from sentiment.text.wordpiece import make_tokenizer, oov_rate
-    from sentiment.training import build_vocabulary
+    from sentiment.text.pipeline import build_vocabulary
 
     rows = []
     for kind in TOKENIZERS:
@@ -218,7 +220,7 @@ def main() -> None:
 
     from sentiment.data import load_named_dataset
     from sentiment.config import TrainingConfig
-    from sentiment.training import split_validation
+    from sentiment.labels import split_validation
 
     output = Path(args.output)
     header = {"machine": f"{platform.machine()} {os.cpu_count()} CPUs, "

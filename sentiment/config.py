@@ -177,9 +177,8 @@ class ClassifierConfig:
 
 
 #: Texts per model call when predicting (``Predictor``, ``sentiment predict``, ``evaluate`` and
-#: ``score``). Texts are sorted by length into batches, so a large batch adds little padding;
-#: on IMDB with the default model, 256 scored 10,000 reviews' ids in 4.5 s against 5.4 s at
-#: 64 (scripts/benchmark_scoring.py measures the whole path).
+#: ``score``). Texts are sorted by length into batches, so a large batch adds little padding
+#: (docs/benchmarks/scoring.md compares 256 with 64).
 INFERENCE_BATCH_SIZE = 256
 
 #: Attribution methods of ``Predictor.explain`` (``sentiment predict --explain --method``).
@@ -203,9 +202,9 @@ class TrainingConfig:
             without restarts).
         optimizer: ``lazy_adam`` (default): Adam that updates only the embedding rows each
             batch uses (TensorFlow Addons' ``LazyAdam``, see :mod:`sentiment.models.optimizers`);
-            much faster with large vocabularies (n-grams), and on IMDB 0.8 points more test
-            accuracy for the default GRU, averaged over three seeds (README); or ``adam``
-            (Keras' Adam, which moves every embedding row at every step).
+            faster with large vocabularies (n-grams) and more accurate for the default GRU on
+            IMDB (docs/benchmarks/imdb.md); or ``adam`` (Keras' Adam, which moves every
+            embedding row at every step).
         validation_fraction: share of the training data held out when no validation data is
             given.
         patience: epochs without improvement of validation loss before early stopping (the

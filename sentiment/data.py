@@ -8,6 +8,7 @@ Named data sets are read from ``$SENTIMENT_DATA_DIR`` when present there, else f
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +26,9 @@ _FORMATS = {
 }
 
 BINARY_SENTIMENT_LABELS = ("negative", "positive")
+#: Label cells that spreadsheets and pandas write for a missing value. They are reported as
+#: missing labels unless the caller keeps them as class names (``keep_label_strings``).
+MISSING_LABEL_STRINGS = frozenset({"nan", "na", "n/a", "null", "none", "-nan", "<na>"})
 
 
 @dataclass(frozen=True)
@@ -123,40 +127,99 @@ def read_table(path: str | Path, string_columns: Sequence[str] = ()):
         kwargs["features"] = datasets.Features(
             {name: datasets.Value("string") for name in _csv_header(path, kwargs)})
     datasets.disable_progress_bars()
+    verbosity = datasets.logging.get_verbosity()
+    # datasets logs a parser failure before raising it; the DataError below says it instead
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     try:
         table = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as error:  # datasets wraps parser errors in many types
         if "corresponds to no data" in str(error):
             raise DataError(f"{path}: the file has no rows") from None
-        raise DataError(f"{path}: cannot read as {builder}: {error}") from None
+        if builder == "json":
+            _raise_bad_json_line(path)
+        cause = error.__cause__ or error.__context__
+        detail = f"{error}" + (f" ({str(cause).splitlines()[0]})" if cause else "")
+        raise DataError(f"{path}: cannot read as {builder}: {detail}") from None
     finally:
+        datasets.logging.set_verbosity(verbosity)
         datasets.enable_progress_bars()
     return table
 
 
-def _as_strings(values: list, path: str, column: str, required: bool) -> tuple[str, ...]:
-    out = []
+def _raise_bad_json_line(path: Path) -> None:
+    """Raise a :class:`DataError` naming the first line of a JSON Lines file that is not a
+    JSON object; return when every non-blank line is one (the file is then some other JSON)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                raise DataError(f"{path}: line {number} is not valid JSON ({error})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}: line {number} is a JSON {type(record).__name__}, "
+                                "not an object") from None
+
+
+def _texts(values: list, path: str, column: str) -> tuple[str, ...]:
+    """The text column as ``str`` values; a missing or non-string value is an error."""
     for row, value in enumerate(values):
         if value is None:
-            if required:
-                raise DataError(f"{path}: row {row + 1}, column {column!r} is missing; "
-                                "fill or drop that row")
-            value = ""
-        elif isinstance(value, float) and value.is_integer():
-            value = int(value)
-        out.append(value if isinstance(value, str) else str(value))
+            raise DataError(f"{path}: row {row + 1}, column {column!r} is missing; fill or "
+                            "drop that row")
+        if not isinstance(value, str):
+            raise DataError(f"{path}: column {column!r} holds {type(value).__name__} values "
+                            f"(row {row + 1}: {value!r:.40}), not texts; choose the text "
+                            "column with --text-column")
+    return tuple(values)
+
+
+def _labels(values: list, path: str, column: str,
+            keep_label_strings: bool = False) -> tuple[str, ...]:
+    """The label column as strings (``1.0`` -> ``"1"``).
+
+    Raises:
+        DataError: naming the row and column of a missing label: a null, a float NaN, an
+            empty or blank cell, or (unless ``keep_label_strings``) a cell such as ``NaN``,
+            ``NA`` or ``null`` (:data:`MISSING_LABEL_STRINGS`).
+    """
+    out = []
+    for row, value in enumerate(values):
+        if isinstance(value, float):
+            value = None if value != value else (int(value) if value.is_integer() else value)
+        text = None if value is None else (value if isinstance(value, str) else str(value))
+        if text is None or not text.strip():
+            raise DataError(f"{path}: row {row + 1}, column {column!r}: the label is "
+                            f"{'missing' if text is None else 'empty'}; fill or drop that row")
+        if not keep_label_strings and text.strip().lower() in MISSING_LABEL_STRINGS:
+            raise DataError(f"{path}: row {row + 1}, column {column!r}: the label {text!r} "
+                            "reads as a missing value; fill or drop that row, or pass "
+                            "--keep-label-strings to keep it as a class name")
+        out.append(text)
     return tuple(out)
 
 
 def load_labelled_file(path: str | Path, text_column: str = "text",
-                       label_column: str = "label") -> LabelledTexts:
+                       label_column: str = "label", *,
+                       keep_label_strings: bool = False) -> LabelledTexts:
     """Read texts and labels from a CSV, TSV, JSON Lines or Parquet file.
 
-    Rows are numbered from 1 (the first data row) in error messages.
+    Rows are numbered from 1 (the first data row) in error messages. Labels may be strings
+    or numbers (read as strings, ``1.0`` as ``"1"``).
+
+    Args:
+        path: the file.
+        text_column: the column of texts (``str`` values).
+        label_column: the column of labels.
+        keep_label_strings: keep label cells such as ``NaN``, ``NA`` or ``null`` as class
+            names instead of reporting them as missing labels.
 
     Raises:
-        DataError: missing file, unknown column (the message lists the columns), missing
-            value in a row, or a file with no rows.
+        DataError: missing file, unknown column (the message lists the columns), a text that
+            is missing or not a string, a missing or empty label (naming the row and column),
+            a line of a JSON Lines file that is not a JSON object (naming the line), or a
+            file with no rows.
     """
     table = read_table(path)
     for column in (text_column, label_column):
@@ -166,8 +229,8 @@ def load_labelled_file(path: str | Path, text_column: str = "text",
                             "--label-column)")
     if table.num_rows == 0:
         raise DataError(f"{path}: the file has no rows")
-    texts = _as_strings(table[text_column], str(path), text_column, required=True)
-    labels = _as_strings(table[label_column], str(path), label_column, required=True)
+    texts = _texts(table[text_column], str(path), text_column)
+    labels = _labels(table[label_column], str(path), label_column, keep_label_strings)
     return LabelledTexts(texts, labels, str(path))
 
 
@@ -179,8 +242,8 @@ def _hub(name: str, split: str, text_column: str) -> LabelledTexts:
     except Exception as error:
         raise DataError(f"cannot load {name} ({split}) from the Hugging Face hub ({error}); set "
                         "SENTIMENT_DATA_DIR to a directory holding a local copy") from None
-    return LabelledTexts(_as_strings(table[text_column], name, text_column, True),
-                         _as_strings(table["label"], name, "label", True), f"{name}:{split}")
+    return LabelledTexts(_texts(table[text_column], name, text_column),
+                         _labels(table["label"], name, "label"), f"{name}:{split}")
 
 
 def load_named_dataset(name: str) -> DatasetSplits:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .config import INFERENCE_BATCH_SIZE
 from .data import LabelledTexts
 from .metrics import classification_report
-from .training import label_indices
+from .labels import label_indices
 
 
 def evaluate_predictor(predictor, data: LabelledTexts,

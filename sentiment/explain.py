@@ -24,7 +24,8 @@ import tensorflow as tf
 from .config import EXPLAIN_METHODS
 from .errors import ConfigError, DataError, ModelError
 from .models.classifier import classifier_members
-from .text.vocabulary import OOV_ID, OOV_TOKEN
+from .text.encoder import valid_utf8
+from .text.vocabulary import OOV_TOKEN
 
 
 def has_token_attention(config) -> bool:
@@ -182,6 +183,7 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
     """
     if not isinstance(text, str):
         raise DataError(f"text is {type(text).__name__}, not str: {text!r:.60}")
+    text = valid_utf8(text)
     if method not in EXPLAIN_METHODS:
         raise ConfigError(f"method must be one of {', '.join(EXPLAIN_METHODS)}; "
                           f"received {method!r}")
@@ -206,8 +208,7 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
     ids = predictor.encoder.encode([text])[0].numpy()
     tokens = display_tokens(predictor, text)
     if len(tokens) != len(ids):  # defensive: the tokens must line up with the ids
-        tokens = [predictor.encoder.vocabulary.id_to_token(int(i)) if i != OOV_ID else OOV_TOKEN
-                  for i in ids]
+        tokens = [predictor.encoder.vocabulary.id_to_token(int(i)) for i in ids]
     result.update(target=label, method=method, tokens=tokens)
     if method == "attention":
         result["attributions"] = attention_weights(predictor.model, ids).tolist()

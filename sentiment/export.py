@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifacts import ArtifactKind, atomic_directory, check_replaceable
+from .artifacts import ArtifactKind, atomic_directory, check_replaceable, locks_output
 from .config import write_json
+from .errors import ModelError
+from .fingerprints import FILES_KEY, fingerprint_files, verify_files
 
 #: Name of the serving endpoint (also registered as ``serving_default``).
 ENDPOINT = "serve"
@@ -36,14 +38,12 @@ def serving_function(predictor):
     (batch, classes) float32, "label": (batch,) tf.string}`` for ``predictor``'s model."""
     import tensorflow as tf
 
-    from .text.vocabulary import PAD_ID
-
     encoder, model = predictor.encoder, predictor.model
     labels = tf.constant(list(predictor.labels), dtype=tf.string)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
-        ids = encoder.encode(texts).to_tensor(default_value=PAD_ID)
+        ids = encoder.encode_padded(texts)  # (batch, time) int32, right-padded
         # some layers reject an empty batch: answer it with an empty (0, classes) result
         probabilities = tf.cond(
             tf.shape(ids)[0] > 0,
@@ -55,6 +55,7 @@ def serving_function(predictor):
     return serve
 
 
+@locks_output("output_dir")  # the whole run holds .NAME.lock beside the output
 def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
     """Write the model in ``model_dir`` as a raw-string SavedModel to ``output_dir``.
 
@@ -66,6 +67,9 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
 
     Returns:
         ``output_dir``, ``~`` expanded and made absolute.
+
+    ``sentiment_export.json`` records the size and SHA-256 of every file written, which
+    :func:`load_export` checks.
 
     Raises:
         ModelError: when ``model_dir`` is missing, incomplete or corrupted.
@@ -90,10 +94,50 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
     archive.add_endpoint(ENDPOINT, serving_function(predictor))
     with atomic_directory(output_dir, EXPORT_ARTIFACT) as tmp:
         archive.write_out(str(tmp), verbose=False)
+        written = sorted(path.relative_to(tmp).as_posix() for path in tmp.rglob("*")
+                         if path.is_file())
         write_json(tmp / EXPORT_INFO_FILE, {
+            FILES_KEY: fingerprint_files(tmp, written),
             "endpoint": ENDPOINT, "input": "texts: (batch,) tf.string, raw UTF-8 texts",
             "outputs": {"probabilities": "(batch, classes) float32",
                         "label": "(batch,) tf.string"},
             "labels": list(predictor.labels), "classifier": predictor.config.to_dict(),
             "requires": "import tensorflow_text (custom ops) before tf.saved_model.load"})
     return output_dir
+
+
+def load_export(export_dir: str | Path):
+    """Load a SavedModel written by :func:`export_saved_model`, after checking its files.
+
+    Imports ``tensorflow_text`` first (its custom ops must be registered before loading).
+
+    Returns:
+        The loaded object; ``loaded.serve(texts)`` maps ``(batch,) tf.string`` to
+        ``{"probabilities": (batch, classes) float32, "label": (batch,) tf.string}``.
+
+    Raises:
+        ModelError: ``export_dir`` is not an export (no ``sentiment_export.json`` or
+            ``saved_model.pb``), a file differs in size or SHA-256 from the one recorded when
+            it was written, or TensorFlow cannot load it.
+    """
+    import json
+
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  registers the ops the serving graph uses
+
+    export_dir = Path(export_dir).expanduser()
+    info_path = export_dir / EXPORT_INFO_FILE
+    if not (export_dir / "saved_model.pb").is_file() or not info_path.is_file():
+        raise ModelError(f"{export_dir} is not a sentiment export (it lacks saved_model.pb or "
+                         f"{EXPORT_INFO_FILE}); write one with `sentiment export`")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelError(f"{info_path} is corrupted ({error}); export the model again") from None
+    verify_files(export_dir, info.get(FILES_KEY), EXPORT_INFO_FILE)
+    try:
+        return tf.saved_model.load(str(export_dir))
+    except Exception as error:  # noqa: BLE001  TensorFlow raises many types here
+        raise ModelError(f"{export_dir} cannot be loaded as a SavedModel "
+                         f"({type(error).__name__}: {str(error)[:200]}); export it again") \
+            from None

@@ -23,10 +23,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .artifacts import atomic_directory, check_replaceable
+from .artifacts import atomic_directory, check_replaceable, locks_output
 from .config import (CONFIG_FILE, FORECASTER_ARTIFACT, METRICS_FILE, MODEL_FILE, read_config_file,
                      write_json)
 from .errors import ConfigError, DataError, ModelError
+from .fingerprints import FILES_KEY, fingerprint_files
 from .timeseries.data import (
     Normalizer,
     TimeSeries,
@@ -450,13 +451,17 @@ class Forecaster:
     def load(cls, model_dir: str | Path) -> "Forecaster":
         """Load ``model.keras`` and ``config.json`` from ``model_dir``.
 
+        The size and SHA-256 that ``config.json`` records for ``model.keras`` are checked,
+        and that the model outputs ``(horizon, targets)`` as configured.
+
         Raises:
             ModelError: when the directory is missing, incomplete, corrupted or holds a
-                classifier.
+                classifier, when ``model.keras`` differs from the one recorded at training
+                time, or when the configuration does not fit the model (naming the file).
         """
-        import keras
-
+        from .fingerprints import verify_files
         from .models import seq2seq  # noqa: F401  registers the custom layers
+        from .models.saving import load_keras_model, output_shape
 
         model_dir = Path(model_dir).expanduser()
         saved = read_config_file(model_dir)
@@ -469,14 +474,17 @@ class Forecaster:
         except (TypeError, ConfigError) as error:
             raise ModelError(f"{model_dir / CONFIG_FILE} is not a valid forecaster "
                              f"configuration ({error}); train the model again") from None
-        model_path = model_dir / MODEL_FILE
-        if not model_path.is_file():
-            raise ModelError(f"{model_path} is missing; the model directory is incomplete")
-        try:
-            model = keras.saving.load_model(model_path, compile=False)
-        except Exception as error:  # noqa: BLE001  zip, h5 and deserialization errors
-            raise ModelError(f"{model_path} is corrupted ({type(error).__name__}: "
-                             f"{str(error)[:200]}); train the model again") from None
+        verify_files(model_dir, saved.get(FILES_KEY), CONFIG_FILE)
+        model = load_keras_model(model_dir / MODEL_FILE)
+        # the forecasters are subclassed models: run them once on zero inputs of their shape
+        shape = (tuple(model(model.example_inputs(1)).shape) if hasattr(model, "example_inputs")
+                 else output_shape(model))
+        expected = (config.horizon, len(config.targets))
+        if shape is not None and tuple(shape[1:]) != expected:
+            raise ModelError(
+                f"{model_dir / CONFIG_FILE} describes a forecast of {expected[0]} steps x "
+                f"{expected[1]} targets ({', '.join(config.targets)}) but the model outputs "
+                f"{tuple(shape[1:])}; the configuration does not belong to this model")
         metrics = {}
         if (model_dir / METRICS_FILE).is_file():
             import json
@@ -593,6 +601,7 @@ def _thin(windows: Windows, count: int | None) -> Windows:
                    windows.future_calendar[keep], windows.target_start[keep], windows.skipped)
 
 
+@locks_output("output_dir")  # the whole run holds .NAME.lock beside the output
 def train_forecaster(series: TimeSeries, config: ForecasterConfig,
                      training: ForecastTrainingConfig | None = None,
                      output_dir: str | Path | None = None, verbose: int = 0) -> ForecastResult:
@@ -692,7 +701,8 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
             model.save(tmp / MODEL_FILE)
             write_json(tmp / CONFIG_FILE, {"forecaster": config.to_dict(),
                                            "training": training.to_dict(),
-                                           "versions": library_versions()})
+                                           "versions": library_versions(),
+                                           FILES_KEY: fingerprint_files(tmp, (MODEL_FILE,))})
             write_json(tmp / METRICS_FILE, metrics)
     return ForecastResult(Path(output_dir) if output_dir else None, forecaster, metrics,
                           {k: [float(v) for v in vs] for k, vs in histories[0].items()})

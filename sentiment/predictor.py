@@ -11,7 +11,6 @@ postprocessing into plain dicts, like a Hugging Face ``pipeline``; the CLI wraps
 
 from __future__ import annotations
 
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,12 +18,12 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .config import (INFERENCE_BATCH_SIZE, MODEL_FILE, VOCAB_FILE, ClassifierConfig,
-                     read_config_file)
+from .config import (CONFIG_FILE, INFERENCE_BATCH_SIZE, MODEL_FILE, VOCAB_FILE,
+                     ClassifierConfig, read_config_file)
 from .errors import ConfigError, DataError, ModelError
 from .text.batching import length_sorted_batches, pad_rows, to_ragged_arrays
-from .text.encoder import TextEncoder
-from .text.wordpiece import make_tokenizer, vocabulary_type
+from .text.encoder import TextEncoder, valid_utf8
+from .text.pipeline import load_encoder
 
 #: Texts encoded per call of the tensorflow-text graph (tokenization is vectorised).
 ENCODE_CHUNK = 4096
@@ -59,56 +58,47 @@ class Predictor:
     def load(cls, model_dir: str | Path) -> "Predictor":
         """Load a model directory (``model.keras``, ``vocab.txt``, ``config.json``).
 
-        Raises:
-            ModelError: when the directory is missing, incomplete or corrupted.
-        """
-        import keras
+        The sizes and SHA-256 digests that ``config.json`` records for ``vocab.txt`` and
+        ``model.keras`` are checked first, then that the model's embedding reads ids of the
+        vocabulary's size and that it outputs one probability per configured label.
 
+        Raises:
+            ModelError: when the directory is missing, incomplete or corrupted, when a file
+                differs from the one recorded at training time, or when the vocabulary or the
+                labels do not fit the model (the message names the file).
+        """
+        from .fingerprints import FILES_KEY, verify_files
         from .models import classifier  # noqa: F401  registers the custom layers
+        from .models.saving import check_classifier_fits, load_keras_model
 
         model_dir = Path(model_dir).expanduser()
         saved = read_config_file(model_dir)
         try:
             config = ClassifierConfig.from_dict(saved["classifier"])
         except (KeyError, TypeError, ConfigError) as error:
-            raise ModelError(f"{model_dir / 'config.json'} is not a classifier configuration "
+            raise ModelError(f"{model_dir / CONFIG_FILE} is not a classifier configuration "
                              f"({error}); train the model again") from None
-        vocabulary = vocabulary_type(config.tokenizer).load(model_dir / VOCAB_FILE)
-        model_path = model_dir / MODEL_FILE
-        if not model_path.is_file():
-            raise ModelError(f"{model_path} is missing; the model directory is incomplete")
-        try:
-            model = keras.saving.load_model(model_path, compile=False)
-        except (zipfile.BadZipFile, OSError, ValueError, KeyError, TypeError) as error:
-            raise ModelError(f"{model_path} is corrupted ({type(error).__name__}: {error}); "
-                             "train the model again") from None
-        encoder = TextEncoder(make_tokenizer(config.tokenizer), vocabulary, config.max_length,
-                              config.truncation, config.ngrams)
+        verify_files(model_dir, saved.get(FILES_KEY), CONFIG_FILE)
+        encoder = load_encoder(config, model_dir)
+        model = load_keras_model(model_dir / MODEL_FILE)
+        check_classifier_fits(model, encoder.vocabulary.vocabulary_size(), config.labels,
+                              model_dir / VOCAB_FILE, model_dir / CONFIG_FILE)
         return cls(model, encoder, config)
 
     @staticmethod
     def _check_texts(texts: Sequence[Any]) -> list[str]:
+        """``texts`` as a list of valid Unicode strings (:func:`valid_utf8`).
+
+        Raises:
+            DataError: naming the index of an item that is not a ``str``.
+        """
         texts = list(texts)
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise DataError(f"texts[{index}] is {type(text).__name__}, not str: "
                                 f"{text!r:.60}")
+            texts[index] = valid_utf8(text)
         return texts
-
-    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids of ``texts`` as ragged numpy arrays ``(flat_values int32, row_splits
-        int64)``; row ``i`` is ``flat_values[row_splits[i]:row_splits[i + 1]]``."""
-        texts = self._check_texts(texts)
-        values, splits = [], [np.zeros(1, dtype=np.int64)]
-        offset = 0
-        for start in range(0, len(texts), ENCODE_CHUNK):
-            flat, row_splits = self._encode_block(texts[start:start + ENCODE_CHUNK])
-            values.append(flat)
-            splits.append(row_splits[1:] + offset)
-            offset += len(flat)
-        if not values:
-            return np.zeros(0, np.int32), np.zeros(1, np.int64)
-        return np.concatenate(values), np.concatenate(splits)
 
     def predict_proba(self, texts: Sequence[str],
                       batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
@@ -133,9 +123,9 @@ class Predictor:
             for start, block in blocks:
                 self._predict_block(self._encode_block(block), batch_size, out[start:])
             return out
-        # The tensorflow-text kernels tokenize on one core: encoding the next block in a
-        # thread while the model runs on this one cut scoring time by about a quarter on 2
-        # cores (TensorFlow releases the GIL inside its ops).
+        # The tensorflow-text kernels tokenize on one core: the next block is encoded in a
+        # thread while the model runs on this one (TensorFlow releases the GIL inside its
+        # ops; docs/benchmarks/scoring.md measures the gain).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment-encode") as pool:
             encoded = pool.submit(self._encode_block, blocks[0][1])
             for index, (start, _) in enumerate(blocks):

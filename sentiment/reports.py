@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .artifacts import check_not_input
 from .config import INFERENCE_BATCH_SIZE
 from .errors import ConfigError, DataError
 from .metrics import (
@@ -54,6 +55,17 @@ def require_matplotlib():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def check_report_paths(directory: str | Path, source: str | Path) -> None:
+    """Check that none of the report files written into ``directory`` is the input file
+    ``source`` (under any spelling, symbolic or hard link).
+
+    Raises:
+        ConfigError: a report file is ``source``; the message names both paths.
+    """
+    for name in REPORT_FILES:
+        check_not_input(Path(directory).expanduser() / name, source)
 
 
 def _json_number(value):
@@ -226,11 +238,14 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
         The metrics (as in ``metrics.json``).
 
     Raises:
-        ConfigError: when matplotlib is missing (checked before anything is written).
+        ConfigError: when matplotlib is missing, or a report file would replace the input
+            file ``source`` (both checked before anything is written).
         DataError: when there are no rows.
     """
     plt = require_matplotlib()
     directory = Path(directory).expanduser()
+    if source is not None:
+        check_report_paths(directory, source)
     y_true = np.asarray(y_true, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     metrics = report_metrics(y_true, probabilities, labels)
@@ -261,7 +276,7 @@ def evaluate_with_report(predictor, data, directory: str | Path,
         ConfigError: when matplotlib is missing (before the model runs).
         DataError: when ``data`` is empty or holds a label the model does not know.
     """
-    from .training import label_indices
+    from .labels import label_indices
 
     require_matplotlib()
     if len(data) == 0:

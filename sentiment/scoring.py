@@ -23,12 +23,15 @@ Output goes to a temporary file beside the target (``.NAME.partial``; Parquet ch
 leaves a partial file at the output path. After each chunk, a small state file
 (``.NAME.score-state.json``) records the rows done and the output bytes (or Parquet parts)
 they fill; ``resume=True`` truncates the temporary output to that point and continues from the
-next input row, so no row is duplicated or skipped.
+next input row, so no row is duplicated or skipped. The whole run holds an exclusive lock on
+the output (:func:`sentiment.artifacts.output_lock`, ``.NAME.lock``), taken before the hidden
+files are touched, so a second run on the same output stops at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -46,6 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from .artifacts import check_not_input, output_lock
 from .config import INFERENCE_BATCH_SIZE
 from .errors import ConfigError, DataError
 
@@ -217,6 +221,27 @@ class _Reader:
             self._handle = None
 
 
+def replace_invalid_utf8(table: pa.Table) -> pa.Table:
+    """``table`` with every invalid UTF-8 sequence in its string columns replaced by U+FFFD,
+    as :class:`sentiment.Predictor` reads such text (valid tables are returned as they are)."""
+    try:
+        table.validate(full=True)
+        return table
+    except pa.ArrowInvalid:
+        pass
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid:
+                raw = pc.cast(column, pa.binary()).to_pylist()
+                column = pa.array([None if value is None else value.decode("utf-8", "replace")
+                                   for value in raw], pa.string())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
 class _CsvReader(_Reader):
     """CSV (quoted, newlines allowed in quoted cells) or TSV (no quoting), every cell a str."""
 
@@ -253,21 +278,47 @@ class _CsvReader(_Reader):
                 raise DataError(f"{self.path}: the file is empty (no header line)") from None
             bad = self._bad_row
             if bad is not None:
-                where = f"row {bad.number}: " if bad.number is not None else ""
+                # pyarrow gives no row number (row.number is None) when it parses in blocks
+                found = self._first_ragged_row(bad.expected_columns)
+                where = f"row {found[0]} (line {found[1]}): " if found else ""
                 raise DataError(f"{self.path}: {where}expected {bad.expected_columns} fields, "
                                 f"found {bad.actual_columns}: {bad.text[:80]!r}") from None
             kind = "CSV" if self.delimiter == "," else "TSV"
             raise DataError(f"{self.path}: cannot read as {kind}: {message}") from None
 
+    def _first_ragged_row(self, expected: int) -> tuple[int, int] | None:
+        """``(data row, file line)``, both from 1, of the first row without ``expected``
+        fields, found by a pass with the ``csv`` module; ``None`` when it finds none."""
+        limit = csv.field_size_limit(2**31 - 1)  # a text cell may be long
+        try:
+            with open(self.path, newline="", encoding="utf-8", errors="replace") as handle:
+                reader = csv.reader(handle, delimiter=self.delimiter, quoting=csv.QUOTE_MINIMAL
+                                    if self.delimiter == "," else csv.QUOTE_NONE)
+                row, line = -1, 1  # row 0 is the header; line: where the next record starts
+                for fields in reader:
+                    start, line = line, reader.line_num + 1
+                    if not fields:  # an empty line, which pyarrow skips too
+                        continue
+                    row += 1
+                    if row and len(fields) != expected:
+                        return row, start
+        except (OSError, csv.Error):
+            pass
+        finally:
+            csv.field_size_limit(limit)
+        return None
+
     def chunks(self, chunk_size: int, skip: int) -> Iterator[_Chunk]:
         convert = pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in self.columns},
-            strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[])
+            strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[],
+            check_utf8=False)  # undecodable bytes become U+FFFD below, row by row
         with self._wrap_errors():
             reader = pa_csv.open_csv(self._open_binary(), parse_options=self._parse,
                                      convert_options=convert)
             start = skip
             for table in _rechunk(reader, chunk_size, skip):
+                table = replace_invalid_utf8(table)
                 texts = table.column(self.text_column).to_pylist()
                 yield _Chunk(start, texts, table=table)
                 start += table.num_rows
@@ -921,9 +972,13 @@ def score_file(predictor, input_path: str | os.PathLike, output_path: str | os.P
         A :class:`ScoreResult`.
 
     Raises:
-        DataError: unreadable input, missing text column (the message lists the columns),
-            an input column named like an added one, a value TSV cannot hold.
-        ConfigError: bad options, or ``resume`` with a state that does not match.
+        DataError: unreadable input (a CSV/TSV row with the wrong number of fields: the
+            message names its row and line), missing text column (the message lists the
+            columns), an input column named like an added one, a value TSV cannot hold.
+        ConfigError: bad options; an output that is the input under another name
+            (:func:`sentiment.artifacts.check_not_input`); another run writing the same
+            output ("OUTPUT is being written by another run (pid N)"); or ``resume`` with a
+            state that does not match.
         FileNotFoundError: when the input does not exist.
         KeyboardInterrupt: passed on; the completed chunks stay in the hidden files beside the
             output for ``resume``, and the output path is untouched.
@@ -937,49 +992,49 @@ def score_file(predictor, input_path: str | os.PathLike, output_path: str | os.P
         raise ConfigError("--resume needs an input file and an output file (-o)")
     fmt = detect_format(input_path, input_format)
     out_fmt = resolve_output_format(fmt, None if to_stdout else output_path, output_format)
-    if (not to_stdout and input_path != STDIO
-            and Path(output_path).expanduser().absolute() == Path(input_path).absolute()):
-        raise ConfigError(f"{output_path}: the output would replace the input; choose another "
-                          "output path")
+    if not to_stdout and input_path != STDIO:
+        check_not_input(output_path, input_path)
 
     if not to_stdout and not Path(output_path).expanduser().absolute().parent.is_dir():
         raise ConfigError(f"{output_path}: the directory "
                           f"{Path(output_path).expanduser().absolute().parent} does not exist")
     options = {"text_column": text_column, "input_format": fmt, "output_format": out_fmt,
                "probabilities": probabilities, "overwrite_columns": overwrite_columns}
-    identity = None
-    paths = None
-    state = None
-    if not to_stdout:
-        paths = state_paths(output_path)
-        identity = {"input": _input_identity(input_path) if input_path != STDIO else None,
-                    "model": model_id, "options": options}
-        state = _load_state(paths, identity) if resume else None
-        if state is None:
-            _cleanup(paths)
-    skip = state["rows_done"] if state else 0
+    # held for the whole run, from before the hidden files are cleaned up or resumed
+    with output_lock(output_path) if not to_stdout else contextlib.nullcontext():
+        identity = None
+        paths = None
+        state = None
+        if not to_stdout:
+            paths = state_paths(output_path)
+            identity = {"input": _input_identity(input_path) if input_path != STDIO else None,
+                        "model": model_id, "options": options}
+            state = _load_state(paths, identity) if resume else None
+            if state is None:
+                _cleanup(paths)
+        skip = state["rows_done"] if state else 0
 
-    reader = open_reader(input_path, fmt, text_column)
-    try:
-        if isinstance(reader, _JsonLinesReader):
-            reader.prime(chunk_size, skip)
-        if not callable(getattr(predictor, "predict_proba", None)) and callable(predictor):
-            predictor = predictor()
-            started = time.monotonic()  # time the scoring, not the model loading
-        labels = list(predictor.labels)
-        added = output_columns(labels, probabilities)
-        clash = [name for name in reader.columns if name in added]
-        if clash and not overwrite_columns:
-            raise DataError(f"{input_path}: the input already has the column(s) "
-                            f"{', '.join(map(repr, clash))}, which scoring adds; rename them or "
-                            "pass --overwrite-columns to replace them")
-        return _run(predictor, reader, paths, state, identity, out_fmt, labels, probabilities,
-                    overwrite_columns, batch_size, chunk_size, progress,
-                    stdout if stdout is not None else (None if not to_stdout
-                                                       else sys.stdout.buffer),
-                    None if to_stdout else str(output_path), started, skip)
-    finally:
-        reader.close()
+        reader = open_reader(input_path, fmt, text_column)
+        try:
+            if isinstance(reader, _JsonLinesReader):
+                reader.prime(chunk_size, skip)
+            if not callable(getattr(predictor, "predict_proba", None)) and callable(predictor):
+                predictor = predictor()
+                started = time.monotonic()  # time the scoring, not the model loading
+            labels = list(predictor.labels)
+            added = output_columns(labels, probabilities)
+            clash = [name for name in reader.columns if name in added]
+            if clash and not overwrite_columns:
+                raise DataError(f"{input_path}: the input already has the column(s) "
+                                f"{', '.join(map(repr, clash))}, which scoring adds; rename them "
+                                "or pass --overwrite-columns to replace them")
+            return _run(predictor, reader, paths, state, identity, out_fmt, labels,
+                        probabilities, overwrite_columns, batch_size, chunk_size, progress,
+                        stdout if stdout is not None else (None if not to_stdout
+                                                           else sys.stdout.buffer),
+                        None if to_stdout else str(output_path), started, skip)
+        finally:
+            reader.close()
 
 
 def _run(predictor, reader, paths, state, identity, out_fmt, labels, probabilities,

@@ -21,11 +21,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .artifacts import atomic_directory, check_replaceable
+from .artifacts import atomic_directory, check_replaceable, locks_output
 from .config import (CLASSIFIER_ARTIFACT, CONFIG_FILE, METRICS_FILE, MODEL_FILE, VOCAB_FILE,
                      ClassifierConfig, TrainingConfig, write_json)
 from .data import LabelledTexts
-from .errors import ConfigError, DataError
+from .errors import DataError
+from .fingerprints import FILES_KEY, fingerprint_files
+from .labels import label_indices, label_set, split_validation
 
 
 @dataclass(frozen=True)
@@ -45,57 +47,6 @@ class TrainResult:
     config: ClassifierConfig
     metrics: dict[str, Any]
     history: dict[str, list[float]]
-
-
-def _sort_key(value: str):
-    try:
-        return (0, float(value), value)
-    except ValueError:
-        return (1, 0.0, value)
-
-
-def label_set(train: LabelledTexts) -> tuple[str, ...]:
-    """The distinct label values of ``train``, numbers in numeric order, else lexicographic.
-
-    Raises:
-        DataError: when the training data hold fewer than two classes.
-    """
-    values = tuple(sorted(set(train.labels), key=_sort_key))
-    if len(values) < 2:
-        raise DataError(f"{train.source}: the label column has a single class "
-                        f"{values[0] if values else None!r}; training needs at least two")
-    return values
-
-
-def label_indices(data: LabelledTexts, config: ClassifierConfig) -> np.ndarray:
-    """Map the raw labels of ``data`` to class indices ``(n,) int32`` of ``config``.
-
-    A label is matched against the raw training values (``"0"``) and then the class names
-    (``"negative"``).
-
-    Raises:
-        DataError: naming the first unknown label, its row and the known labels.
-    """
-    index = {name: i for i, name in enumerate(config.labels)}
-    index.update({value: i for i, value in enumerate(config.label_values)})
-    out = np.empty(len(data), dtype=np.int32)
-    for row, label in enumerate(data.labels):
-        if label not in index:
-            raise DataError(f"{data.source}: row {row + 1} has label {label!r}, which the model "
-                            f"does not know; its labels are {', '.join(config.labels)}")
-        out[row] = index[label]
-    return out
-
-
-def split_validation(data: LabelledTexts, fraction: float,
-                     seed: int) -> tuple[LabelledTexts, LabelledTexts]:
-    """Carve a random ``fraction`` of ``data`` out as validation split (seeded)."""
-    order = np.random.default_rng(seed).permutation(len(data))
-    cut = max(1, int(round(len(data) * fraction)))
-    if cut >= len(data):
-        raise DataError(f"{data.source}: {len(data)} rows are too few to carve out a validation "
-                        "split; give --validation FILE")
-    return data.select(np.sort(order[cut:])), data.select(np.sort(order[:cut]))
 
 
 @contextlib.contextmanager
@@ -132,47 +83,6 @@ def library_versions() -> dict[str, str]:
             "numpy": np.__version__, "python": platform.python_version()}
 
 
-def _token_batches(tokenizer, texts: Sequence[str], chunk: int = 2048, ngrams: int = 1):
-    from .text.encoder import add_ngrams
-
-    for start in range(0, len(texts), chunk):
-        tokens = tokenizer.tokenize(list(texts[start:start + chunk]))
-        yield add_ngrams(tokens, ngrams).flat_values.numpy()
-
-
-def build_vocabulary(texts: Sequence[str], config: ClassifierConfig):
-    """The vocabulary :func:`train_classifier` learns from ``texts`` for ``config``: its
-    tokenizer (and n-grams), ``vocab_size`` and ``min_frequency``.
-
-    Learn it once and pass it to several :func:`train_classifier` calls (``vocabulary=``) to
-    compare models on the same training split without learning it again (WordPiece on IMDB
-    train takes about 15 minutes).
-
-    Returns:
-        A :class:`~sentiment.text.vocabulary.Vocabulary`, or a ``WordpieceVocabulary`` for
-        ``tokenizer="wordpiece"``.
-
-    Raises:
-        ConfigError: for WordPiece, a ``vocab_size`` below the reserved tokens plus twice the
-            training alphabet (every character as a word start and as a continuation).
-    """
-    from .text.wordpiece import make_tokenizer, vocabulary_type
-
-    tokenizer = make_tokenizer(config.tokenizer)  # word splitter; wordpiece: BERT words
-    return vocabulary_type(config.tokenizer).build(
-        _token_batches(tokenizer, texts, ngrams=config.ngrams), config.vocab_size,
-        config.min_frequency)
-
-
-def encode_texts(encoder, texts: Sequence[str], chunk: int = 2048):
-    """Encode ``texts`` in chunks into one ``(n, None) int32`` ragged tensor."""
-    import tensorflow as tf
-
-    parts = [encoder.encode(list(texts[start:start + chunk]))
-             for start in range(0, len(texts), chunk)]
-    return tf.concat(parts, axis=0)
-
-
 def learning_rate(training: TrainingConfig, examples: int):
     """Adam's learning rate: a float for ``constant``, a ``keras.optimizers.schedules.
     CosineDecay`` over ``epochs * ceil(examples / batch_size)`` steps for ``cosine``.
@@ -188,6 +98,7 @@ def learning_rate(training: TrainingConfig, examples: int):
     return keras.optimizers.schedules.CosineDecay(training.learning_rate, steps, alpha=0.05)
 
 
+@locks_output("output_dir")  # the whole run holds .NAME.lock beside the output
 def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: TrainingConfig,
                      output_dir: str | Path, *, validation: LabelledTexts | None = None,
                      test: LabelledTexts | None = None,
@@ -204,8 +115,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         validation: validation data; carved from ``train`` when ``None``.
         test: test data, evaluated after training when given.
         label_names: display names of raw label values (``{"0": "negative"}``).
-        vocabulary: a vocabulary from :func:`build_vocabulary` to use instead of learning
-            one from ``train`` (it should come from the same training texts).
+        vocabulary: a vocabulary from :func:`sentiment.text.pipeline.build_vocabulary` to
+            use instead of learning one from ``train`` (from the same training texts).
         callbacks: extra ``keras.callbacks.Callback`` objects for ``model.fit`` (after the
             weight averaging and the early stopping, which restores the best weights); each
             member of an ensemble is fitted with them in turn.
@@ -231,8 +142,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     from .models.weight_averaging import WeightAveraging
     from .predictor import Predictor
     from .text.batching import training_dataset
-    from .text.encoder import TextEncoder
-    from .text.wordpiece import make_tokenizer, vocabulary_type
+    from .text.pipeline import build_vocabulary, encode_texts, text_encoder
 
     if len(train) == 0:
         raise DataError(f"{train.source}: the training data set is empty")
@@ -248,14 +158,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         y_validation = label_indices(validation, config)
         y_test = label_indices(test, config) if test is not None else None
 
-        tokenizer = make_tokenizer(config.tokenizer)  # word splitter; wordpiece: BERT words
         if vocabulary is None:
             vocabulary = build_vocabulary(train.texts, config)
-        elif type(vocabulary) is not vocabulary_type(config.tokenizer):
-            raise ConfigError(f"vocabulary: a {type(vocabulary).__name__} does not go with "
-                              f"tokenizer {config.tokenizer!r}")
-        encoder = TextEncoder(tokenizer, vocabulary, config.max_length, config.truncation,
-                              config.ngrams)
+        encoder = text_encoder(config, vocabulary)
         train_ids = encode_texts(encoder, train.texts)
         validation_ids = encode_texts(encoder, validation.texts)
         validation_batches = training_dataset(
@@ -339,7 +244,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         vocabulary.save(tmp / VOCAB_FILE)
         write_json(tmp / CONFIG_FILE, {"classifier": config.to_dict(),
                                        "training": training.to_dict(),
-                                       "versions": library_versions()})
+                                       "versions": library_versions(),
+                                       FILES_KEY: fingerprint_files(tmp, (MODEL_FILE,
+                                                                          VOCAB_FILE))})
         write_json(tmp / METRICS_FILE, metrics)
     return TrainResult(Path(output_dir), config, metrics,
                        {k: [float(v) for v in vs] for k, vs in fits[0]["history"].items()})

@@ -167,3 +167,55 @@ def test_train_zoo_options_reach_the_saved_model(runner, tmp_path):
                                                                                        (4, 6)]
     assert any(type(layer).__name__ == "MaxPooling1D" and layer.pool_size[0] == 3
                for layer in predictor.model.layers)
+
+
+def test_train_stops_at_once_on_an_output_another_run_writes(runner, tmp_path):
+    code = ("import signal, sys\nsignal.alarm(120)\nfrom sentiment.artifacts import output_lock\n"
+            "with output_lock(sys.argv[1]):\n    print('locked', flush=True)\n"
+            "    sys.stdin.read()\n")
+    output = tmp_path / "model"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(output)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        # a missing training file would be the next error: the lock comes before the data
+        results = [runner.invoke(main, [*command, "--output", str(output)]) for command in (
+            ["train", "--train", str(tmp_path / "none.csv")],
+            ["forecast", "train", "--data", str(tmp_path / "none.csv"), "--lookback", "4",
+             "--horizon", "2"])]
+        holder.communicate("", timeout=60)
+    finally:
+        holder.kill()
+    for result in results:
+        assert result.exit_code == 2, result.output
+        assert result.output == (f"Error: '{output}' is being written by another run (pid "
+                                 f"{holder.pid}); wait for it to end or stop it\n")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+def test_train_into_proc_is_refused_before_the_data_loads(runner, tmp_path):
+    data = write_csv(tmp_path / "train.csv", ["good,pos", "bad,neg"])
+    for command in (["train", "--train", str(data)],
+                    ["forecast", "train", "--data", str(data), "--lookback", "4",
+                     "--horizon", "2"]):
+        result = runner.invoke(main, [*command, "--output", "/proc/sentiment-model"])
+        assert result.exit_code == 2
+        assert result.output.startswith("Error: output '/proc/sentiment-model': cannot write "
+                                        "in /proc (")
+        assert len(result.output.splitlines()) == 1
+
+
+def test_forecast_predict_refuses_to_write_over_its_data(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "series.csv"
+    data.write_text("date,x\n2020-01-01,1\n2020-01-02,2\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "linkdir").symlink_to(tmp_path, target_is_directory=True)
+    for option, output in (("-o", "sub/../series.csv"), ("--plot", "linkdir/series.csv")):
+        # no model at --model: the check comes before the model loads
+        result = runner.invoke(main, ["forecast", "predict", "--model", "missing", "--data",
+                                      "series.csv", option, output])
+        assert result.exit_code == 2
+        assert result.output == (f"Error: output '{output}' would replace the input "
+                                 "'series.csv' (the same file); choose another output path\n")
+    assert data.read_text() == "date,x\n2020-01-01,1\n2020-01-02,2\n"

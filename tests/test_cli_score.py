@@ -130,3 +130,50 @@ def test_sigterm_leaves_no_output_and_resume_finishes(tmp_path, tiny_model_dir, 
     expected = tiny_predictor.predict_proba([texts[i] for i in sample])
     for i, probabilities in zip(sample, expected):
         assert abs(float(rows[i]["predicted_score"]) - probabilities.max()) < 1e-5
+
+
+def test_an_output_that_is_the_input_exits_2_and_leaves_the_input(tmp_path, tiny_model_dir,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    texts, labels = make_reviews(5, seed=4)
+    write_labelled_csv(tmp_path / "w.csv", texts, labels)
+    original = (tmp_path / "w.csv").read_bytes()
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path, tmp_path / "linkdir")
+    for output, extra in (("sub/../w.csv", []), ("linkdir/w.csv", ["--output-format", "jsonl"])):
+        result = run(["w.csv", "-o", output, "--model", str(tiny_model_dir), *extra])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (f"Error: output '{output}' would replace the input 'w.csv' "
+                                 "(the same file); choose another output path\n")
+    assert (tmp_path / "w.csv").read_bytes() == original
+
+
+def test_a_second_run_on_a_locked_output_exits_2_at_once(tmp_path, tiny_model_dir):
+    texts, labels = make_reviews(5, seed=4)
+    source = write_labelled_csv(tmp_path / "in.csv", texts, labels)
+    target = tmp_path / "out.csv"
+    code = ("import signal, sys\nsignal.alarm(120)\nfrom sentiment.artifacts import output_lock\n"
+            "with output_lock(sys.argv[1]):\n    print('locked', flush=True)\n"
+            "    sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(target)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        result = run([str(source), "-o", str(target), "--model", str(tiny_model_dir)])
+        holder.communicate("", timeout=60)
+    finally:
+        holder.kill()
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"Error: '{target}' is being written by another run (pid "
+                             f"{holder.pid}); wait for it to end or stop it\n")
+    assert not target.exists()
+
+
+def test_a_ragged_csv_row_is_named_on_the_command_line(tmp_path, tiny_model_dir):
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n" + "".join(f"{i},text {i}\n" if i != 3000 else "1,2,3,4\n"
+                                            for i in range(1, 4000)))
+    result = run([str(source), "-o", str(tmp_path / "out.csv"), "--model", str(tiny_model_dir)])
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {source}: row 3000 (line 3001): expected 2 fields, "
+                             "found 4: '1,2,3,4'\n")

@@ -71,7 +71,7 @@ def test_a_failed_final_rename_puts_the_old_artifact_back(tmp_path, monkeypatch)
     rename = Path.rename
 
     def refuse_the_new_one(self, destination):
-        if Path(destination) == target and self.name.startswith(".model.tmp-"):
+        if Path(destination) == target and self.parent.name.startswith(".model.tmp-"):
             raise OSError("rename refused")
         return rename(self, destination)
 

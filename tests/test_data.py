@@ -5,7 +5,7 @@ import pytest
 from sentiment.data import file_format, load_labelled_file, load_named_dataset
 from sentiment.errors import DataError
 
-from conftest import require_data
+from conftest import require_data, write_labelled_csv
 
 
 def test_csv_cells_stay_strings(tmp_path):
@@ -23,16 +23,74 @@ def test_tsv_is_read_without_quoting(tmp_path):
     assert data.texts == ('it \'s a "gem',)
 
 
-def test_jsonl_numbers_become_strings_and_nulls_are_errors(tmp_path):
+def test_jsonl_number_labels_become_strings_and_nulls_are_errors(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in [
-        {"review": "good", "stars": 5}, {"review": 12, "stars": 1}]) + "\n")
+        {"review": "good", "stars": 5}, {"review": "12", "stars": 1.0}]) + "\n")
     data = load_labelled_file(path, "review", "stars")
     assert data.texts == ("good", "12") and data.labels == ("5", "1")
     path.write_text("\n".join(json.dumps(r) for r in [
         {"review": "good", "stars": 5}, {"review": None, "stars": 1}]) + "\n")
     with pytest.raises(DataError, match=r"train.jsonl: row 2, column 'review' is missing"):
         load_labelled_file(path, "review", "stars")
+
+
+def test_a_text_column_of_numbers_is_an_error_not_stringified(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": [1, 2, 3], "label": [0, 1, 0]}), tmp_path / "t.parquet")
+    with pytest.raises(DataError, match=r"t.parquet: column 'text' holds int values "
+                                        r"\(row 1: 1\), not texts"):
+        load_labelled_file(tmp_path / "t.parquet")
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "good", "label": 1}, {"text": 12, "label": 0}]) + "\n")
+    with pytest.raises(DataError, match=r"mixed.jsonl: column 'text' holds int values "
+                                        r"\(row 2: 12\)"):
+        load_labelled_file(path)
+
+
+@pytest.mark.parametrize("cell, problem", [("", "the label is empty"), ("  ", "is empty"),
+                                           ("NaN", "the label 'NaN' reads as a missing value"),
+                                           ("nan", "reads as a missing value"),
+                                           ("NA", "reads as a missing value"),
+                                           ("null", "reads as a missing value")])
+def test_an_empty_or_missing_label_cell_names_its_row(tmp_path, cell, problem):
+    rows = [["good film", "1"], ["bad film", "0"], ["fine", cell], ["ok", "1"]]
+    path = write_labelled_csv(tmp_path / "train.csv", *map(list, zip(*rows)))
+    with pytest.raises(DataError, match=rf"train.csv: row 3, column 'label': .*{problem}"):
+        load_labelled_file(path)
+
+
+def test_label_strings_stay_classes_when_asked(tmp_path):
+    path = write_labelled_csv(tmp_path / "train.csv", ["a", "b", "c"], ["NaN", "pos", "NA"])
+    data = load_labelled_file(path, keep_label_strings=True)
+    assert data.labels == ("NaN", "pos", "NA")
+    path = write_labelled_csv(tmp_path / "empty.csv", ["a", "b"], ["", "pos"])
+    with pytest.raises(DataError, match="row 1, column 'label': the label is empty"):
+        load_labelled_file(path, keep_label_strings=True)
+
+
+def test_a_parquet_null_or_nan_label_is_an_error(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": ["a", "b"], "label": [1.0, float("nan")]}),
+                   tmp_path / "t.parquet")
+    with pytest.raises(DataError, match="row 2, column 'label': the label is missing"):
+        load_labelled_file(tmp_path / "t.parquet")
+
+
+def test_a_bad_json_line_is_named_and_nothing_else_is_printed(tmp_path, capfd):
+    lines = [json.dumps({"text": f"film {i}", "label": i % 2}) for i in range(10)]
+    lines[6] = '{"text": "broken, "label": 1'
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"train.jsonl: line 7 is not valid JSON"):
+        load_labelled_file(path)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
 
 
 def test_parquet(tmp_path):

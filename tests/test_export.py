@@ -119,6 +119,7 @@ def test_export_of_a_missing_model_is_a_one_line_error(tmp_path):
 def test_export_replaces_an_earlier_export_but_never_other_directories(tiny_model_dir,
                                                                       tmp_path):
     from sentiment.cli import main
+    from sentiment.errors import ConfigError
     from sentiment.export import export_saved_model
 
     runner = CliRunner()
@@ -126,15 +127,25 @@ def test_export_replaces_an_earlier_export_but_never_other_directories(tiny_mode
     assert export_saved_model(tiny_model_dir, base / "1") == (base / "1").resolve()
     (base / "1" / "stale.txt").write_text("from an earlier export")
     model_files = sorted(p.name for p in tiny_model_dir.iterdir())
-    # the serving base path (versions inside), the model directory itself, and an export
-    # holding a file of the user's are refused
-    for output, holds in ((base, "1"), (tiny_model_dir, "config.json, metrics.json"),
-                          (base / "1", "stale.txt")):
+    # the serving base path (versions inside) and an export holding a file of the user's
+    # are refused
+    for output, holds in ((base, "1"), (base / "1", "stale.txt")):
         result = runner.invoke(main, ["export", "--model", str(tiny_model_dir),
                                       "--output", str(output)])
         assert result.exit_code == 2, result.output
         assert f"not a sentiment SavedModel export (it holds {holds}" in result.output
         assert "Traceback" not in result.output
+    # so is the model directory itself, under any name (here through a symbolic link)
+    (tmp_path / "link").symlink_to(tiny_model_dir, target_is_directory=True)
+    for output in (tiny_model_dir, tmp_path / "link"):
+        result = runner.invoke(main, ["export", "--model", str(tiny_model_dir),
+                                      "--output", str(output)])
+        assert result.exit_code == 2, result.output
+        assert result.output == (f"Error: output '{output}' would replace the input "
+                                 f"'{tiny_model_dir}' (the same file); choose another output "
+                                 "path\n")
+    with pytest.raises(ConfigError, match="not a sentiment SavedModel export"):
+        export_saved_model(tiny_model_dir, tmp_path / "link")  # the library refuses it too
     assert [p.name for p in base.iterdir()] == ["1"]
     assert (base / "1" / "stale.txt").exists()
     assert sorted(p.name for p in tiny_model_dir.iterdir()) == model_files
@@ -159,3 +170,48 @@ def test_help_does_not_import_tensorflow(argv):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_load_export_checks_the_recorded_files(tiny_model_dir, tmp_path):
+    import tensorflow as tf
+
+    from sentiment.errors import ModelError
+    from sentiment.export import export_saved_model, load_export
+
+    exported = export_saved_model(tiny_model_dir, tmp_path / "export")
+    info = json.loads((exported / "sentiment_export.json").read_text())
+    assert "saved_model.pb" in info["files"]
+    assert any(name.startswith("variables/") for name in info["files"])
+    loaded = load_export(exported)
+    assert loaded.serve(tf.constant(["great"]))["probabilities"].shape == (1, 2)
+    variables = sorted((exported / "variables").glob("variables.data-*"))[0]
+    variables.write_bytes(variables.read_bytes()[:-8])
+    with pytest.raises(ModelError, match=r"variables/variables.data-.* does not match the model "
+                                         r"it was saved with.*sentiment_export.json"):
+        load_export(exported)
+    with pytest.raises(ModelError, match="is not a sentiment export"):
+        load_export(tiny_model_dir)
+
+
+def test_an_export_killed_while_writing_is_cleaned_up_by_the_next(tiny_model_dir, tmp_path):
+    """`kill -9` during the export leaves `.NAME.tmp-*` with a partial export; the next
+    export of the same output removes it, and the temporary marker never enters the export."""
+    from sentiment.artifacts import TEMP_MARKER
+    from sentiment.export import export_saved_model
+
+    # killed after the SavedModel is written into the temporary directory, before its
+    # sentiment_export.json
+    code = ("import os, signal, sys\nimport sentiment.export\n"
+            "def killed(path, payload):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "sentiment.export.write_json = killed\n"
+            "sentiment.export.export_saved_model(sys.argv[1], sys.argv[2])\n")
+    target = tmp_path / "export"
+    process = subprocess.run([sys.executable, "-c", code, str(tiny_model_dir), str(target)],
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == -9, process.stdout + process.stderr[-3000:]
+    [stale] = tmp_path.glob(".export.tmp-*")
+    assert (stale / "export" / "saved_model.pb").is_file()
+    assert not (stale / "export" / "sentiment_export.json").exists()
+    export_saved_model(tiny_model_dir, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]
+    assert TEMP_MARKER not in {p.name for p in target.rglob("*")}

@@ -151,6 +151,37 @@ def test_missing_model_directory_is_a_model_error(tmp_path):
         Forecaster.load(tmp_path / "clf")
 
 
+def test_a_changed_forecaster_directory_is_refused(trained, tmp_path):
+    import shutil
+
+    from sentiment.errors import ModelError
+    from sentiment.forecasting import Forecaster
+
+    model_dir, _ = trained
+    recorded = json.loads((model_dir / "config.json").read_text())["files"]
+    assert set(recorded) == {"model.keras"}
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    with open(copy / "model.keras", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelError, match="copy/model.keras does not match the model"):
+        Forecaster.load(copy)
+    # a configuration whose horizon is not the model's (digests removed: an older model)
+    shutil.copy(model_dir / "model.keras", copy / "model.keras")
+    config = json.loads((copy / "config.json").read_text())
+    del config["files"]
+    config["forecaster"]["horizon"] = 12
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"copy/config.json describes a forecast of 12 steps x "
+                                         r"1 targets \(load\) but the model outputs \(6, 1\)"):
+        Forecaster.load(copy)
+    config["forecaster"]["horizon"] = 6
+    (copy / "config.json").write_text(json.dumps(config))
+    (copy / "model.keras").write_bytes(b"random bytes, not an archive")
+    with pytest.raises(ModelError, match="model.keras is not a valid Keras archive"):
+        Forecaster.load(copy)
+
+
 def test_cli_evaluate_json(trained):
     from sentiment.cli import main
 

@@ -1,4 +1,6 @@
+import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -85,8 +87,81 @@ def test_load_errors_name_the_problem(tmp_path, tiny_model_dir):
     with pytest.raises(ModelError, match="model.keras is missing"):
         Predictor.load(broken)
     (broken / "model.keras").write_bytes(b"not a zip file")
-    with pytest.raises(ModelError, match="model.keras is corrupted"):
+    with pytest.raises(ModelError, match="model.keras does not match the model it was saved "
+                                         "with: its size or SHA-256 differs"):
         Predictor.load(broken)
     (broken / "config.json").write_text("{not json")
     with pytest.raises(ModelError, match="config.json is corrupted"):
         Predictor.load(broken)
+
+
+def copy_model(source, target, *, drop_fingerprints=False):
+    """A copy of the model directory ``source`` at ``target``; with ``drop_fingerprints`` its
+    config.json lacks the ``files`` entry, as a model written before they were recorded."""
+    import shutil
+
+    shutil.copytree(source, target)
+    if drop_fingerprints:
+        config = json.loads((target / "config.json").read_text())
+        del config["files"]
+        (target / "config.json").write_text(json.dumps(config))
+    return target
+
+
+def test_config_records_the_size_and_sha256_of_the_files(tiny_model_dir):
+    recorded = json.loads((tiny_model_dir / "config.json").read_text())["files"]
+    assert set(recorded) == {"model.keras", "vocab.txt"}
+    for name, entry in recorded.items():
+        data = (tiny_model_dir / name).read_bytes()
+        assert entry == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def test_a_truncated_vocabulary_is_refused_not_read_as_unknown_words(tmp_path, tiny_model_dir):
+    model = copy_model(tiny_model_dir, tmp_path / "m")
+    lines = (model / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    (model / "vocab.txt").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    with pytest.raises(ModelError, match=r"m/vocab.txt does not match the model it was saved "
+                                         r"with.*recorded in .*m/config.json"):
+        Predictor.load(model)
+    # without the recorded digests (an older model), the embedding's size still tells
+    old = copy_model(model, tmp_path / "old", drop_fingerprints=True)
+    with pytest.raises(ModelError, match=rf"old/vocab.txt holds 3 tokens but the model's "
+                                         rf"embedding 'embedding' reads {len(lines)} ids"):
+        Predictor.load(old)
+
+
+def test_swapped_weights_are_refused(tmp_path, tiny_model_dir, tiny_ensemble_dir):
+    model = copy_model(tiny_model_dir, tmp_path / "m")
+    (model / "model.keras").write_bytes((tiny_ensemble_dir / "model.keras").read_bytes())
+    with pytest.raises(ModelError, match="m/model.keras does not match the model"):
+        Predictor.load(model)
+
+
+def test_labels_that_do_not_fit_the_output_are_refused(tmp_path, tiny_model_dir):
+    model = copy_model(tiny_model_dir, tmp_path / "m")
+    config = json.loads((model / "config.json").read_text())
+    config["classifier"]["labels"] = ["neg", "neutral", "pos"]
+    config["classifier"]["label_values"] = ["neg", "neutral", "pos"]
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"m/config.json names 3 labels \(neg, neutral, pos\) "
+                                         r"but the model outputs 2 probabilities"):
+        Predictor.load(model)
+
+
+def test_random_bytes_are_not_a_keras_archive(tmp_path, tiny_model_dir):
+    model = copy_model(tiny_model_dir, tmp_path / "m", drop_fingerprints=True)
+    (model / "model.keras").write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(ModelError, match=r"m/model.keras is not a valid Keras archive "
+                                         r"\(not a zip file\)"):
+        Predictor.load(model)
+
+
+def test_undecodable_bytes_become_replacement_characters(tiny_predictor):
+    raw = os.fsdecode(b"\xff\xfe bad \xc3\x28 film")  # what sys.argv holds for such bytes
+    assert "\udcff" in raw
+    cleaned = "\ufffd\ufffd bad \ufffd( film"
+    np.testing.assert_array_equal(tiny_predictor.predict_proba([raw, "bad \ud800 film"]),
+                                  tiny_predictor.predict_proba([cleaned, "bad \ufffd film"]))
+    assert tiny_predictor.predict(raw)["label"] in tiny_predictor.labels
+    explanation = tiny_predictor.explain(raw, method="integrated_gradients", steps=4)
+    assert len(explanation["tokens"]) == len(explanation["attributions"]) > 0

@@ -141,3 +141,29 @@ def test_evaluate_cli_report(tmp_path, tiny_model_dir, tiny_predictor):
         errors = list(csv.DictReader(handle))
     assert len(errors) == metrics["misclassified"] == int((probabilities.argmax(1) != y).sum())
     assert errors[0]["row"] == "1"  # the planted error is the most confident one
+
+
+def test_a_report_file_that_is_the_test_input_is_refused(tmp_path, monkeypatch):
+    """``--test report/errors.csv --report report`` (here also through a symbolic link and a
+    hard link) would overwrite the data being evaluated: refused before the model loads."""
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    texts, labels = make_reviews(6, seed=2)
+    (tmp_path / "report").mkdir()
+    data = write_labelled_csv(tmp_path / "report" / "errors.csv", texts, labels)
+    original = data.read_bytes()
+    (tmp_path / "linked").symlink_to(tmp_path / "report", target_is_directory=True)
+    (tmp_path / "hard").mkdir()
+    (tmp_path / "hard" / "errors.csv").hardlink_to(data)
+    for report_dir in ("report", "linked", "hard"):
+        result = CliRunner().invoke(main, ["evaluate", "--model", "missing", "--test",
+                                           "report/errors.csv", "--report", report_dir])
+        assert result.exit_code == 2, result.output
+        assert result.output == (f"Error: output '{report_dir}/errors.csv' would replace the "
+                                 "input 'report/errors.csv' (the same file); choose another "
+                                 "output path\n")
+    with pytest.raises(ConfigError, match="would replace the input"):
+        write_report("linked", texts, [0] * 6, np.full((6, 2), 0.5), ["neg", "pos"],
+                     source="report/errors.csv")
+    assert data.read_bytes() == original
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["errors.csv"]

@@ -371,3 +371,120 @@ def test_parquet_reader_holds_one_chunk_not_every_row_group_read(tmp_path):
     reader.close()
     assert rows == 16_000
     assert peak < 8 * group.nbytes, f"{peak / 2**20:.1f} MiB of Arrow memory held"
+
+
+def test_an_output_reaching_the_input_another_way_is_refused(tmp_path, tiny_predictor, rows,
+                                                            monkeypatch):
+    """``sub/../w.csv``, a symbolically linked directory, a hard link: all the input."""
+    monkeypatch.chdir(tmp_path)
+    write_input(tmp_path / "w.csv", "csv", rows)
+    original = (tmp_path / "w.csv").read_bytes()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "linkdir").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "hard.csv").hardlink_to(tmp_path / "w.csv")
+    for output, kwargs in (("sub/../w.csv", {}), ("linkdir/w.csv", {"output_format": "jsonl"}),
+                           ("hard.csv", {})):
+        with pytest.raises(ConfigError, match=f"output '{output}' would replace the input "
+                                              "'w.csv'"):
+            score_file(tiny_predictor, "w.csv", output, **kwargs)
+    assert (tmp_path / "w.csv").read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hard.csv", "linkdir", "sub", "w.csv"]
+
+
+# scores argv[1] into argv[2] in chunks of argv[3] rows; after the first chunk is written it
+# says "holding" and waits (holding the output) until its standard input closes
+SLOW_RUN = """
+import signal, sys
+import numpy as np
+signal.alarm(120)
+from sentiment.scoring import score_file
+
+class Slow:
+    labels = ["neg", "pos"]
+    calls = 0
+
+    def predict_proba(self, texts, batch_size=64):
+        Slow.calls += 1
+        if Slow.calls == 2:
+            print("holding", flush=True)
+            sys.stdin.read()
+        return np.tile(np.float32([0.25, 0.75]), (len(texts), 1))
+
+print(score_file(Slow(), sys.argv[1], sys.argv[2], chunk_size=int(sys.argv[3])).rows,
+      flush=True)
+"""
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_second_run_on_the_same_output_stops_at_once_and_the_first_completes(
+        tmp_path, tiny_predictor, fmt):
+    import subprocess
+    import sys
+
+    rows = [{"id": str(i), "text": f"review number {i}"} for i in range(50)]
+    source = tmp_path / f"big.{fmt}"
+    write_input(source, fmt, rows)
+    target = tmp_path / f"out.{fmt}"
+    first = subprocess.Popen([sys.executable, "-c", SLOW_RUN, str(source), str(target), "10"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline() == "holding\n"  # the child ends within 120 s
+        hidden = sorted(p.name for p in tmp_path.iterdir())
+        for resume in (False, True):
+            with pytest.raises(ConfigError) as caught:
+                score_file(tiny_predictor, source, target, chunk_size=10, resume=resume)
+            assert str(caught.value) == (f"{str(target)!r} is being written by another run "
+                                         f"(pid {first.pid}); wait for it to end or stop it")
+        assert sorted(p.name for p in tmp_path.iterdir()) == hidden  # nothing was cleaned up
+        out, _ = first.communicate("", timeout=120)
+    finally:
+        first.kill()
+    assert first.returncode == 0 and out.strip() == "50"
+    assert [row["id"] for row in read_output(target, fmt)] == [row["id"] for row in rows]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.name, target.name]
+
+
+@pytest.mark.parametrize("bad_row, chunk_size", [(3000, 100), (3000, 10_000), (50_000, 10_000)])
+def test_a_ragged_csv_row_deep_in_the_file_is_named(tmp_path, tiny_predictor, bad_row,
+                                                    chunk_size):
+    """pyarrow reports no row number for a row with the wrong number of fields; the message
+    names the data row and the file line it starts on (row 5 spans two lines)."""
+    path = tmp_path / "in.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        for row in range(1, bad_row + 100):
+            writer.writerow([row, "a quoted\nline break" if row == 5 else f"text {row}"]
+                            if row != bad_row else [row, "fun", "extra", "fields"])
+    with pytest.raises(DataError) as caught:
+        score_file(tiny_predictor, path, tmp_path / "out.csv", chunk_size=chunk_size)
+    assert str(caught.value) == (f"{path}: row {bad_row} (line {bad_row + 2}): expected 2 "
+                                 f"fields, found 4: '{bad_row},fun,extra,fields'")
+    assert [p.name for p in tmp_path.iterdir()] == ["in.csv"]
+
+
+def test_a_ragged_tsv_row_is_named(tmp_path, tiny_predictor):
+    path = tmp_path / "in.tsv"
+    path.write_text("id\ttext\n" + "".join(f"{i}\ttext {i}\n" if i != 2500 else "x\ty\tz\n"
+                                           for i in range(1, 3000)), encoding="utf-8")
+    with pytest.raises(DataError, match=r"in.tsv: row 2500 \(line 2501\): expected 2 fields, "
+                                        "found 3"):
+        score_file(tiny_predictor, path, tmp_path / "out.tsv", chunk_size=100)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "txt", "jsonl"])
+def test_undecodable_bytes_are_scored_as_replacement_characters(tmp_path, tiny_predictor, fmt):
+    bad = b"\xff\xfe bad \xc3\x28 film"
+    lines = {"csv": [b"text,id", bad + b",1", b"good film,2"],
+             "tsv": [b"text\tid", bad + b"\t1", b"good film\t2"],
+             "txt": [bad, b"good film"],
+             "jsonl": [b'{"text": "' + bad + b'", "id": 1}', b'{"text": "good film", "id": 2}']}
+    path = tmp_path / f"in.{fmt}"
+    path.write_bytes(b"\n".join(lines[fmt]) + b"\n")
+    result = score_file(tiny_predictor, path, tmp_path / "out.jsonl", probabilities=True)
+    rows = read_output(tmp_path / "out.jsonl", "jsonl")
+    assert result.rows == 2 and len(rows) == 2 and rows[0]["error"] is None
+    cleaned = "\ufffd\ufffd bad \ufffd( film"
+    assert rows[0]["text"] == cleaned
+    expected = tiny_predictor.predict_proba([cleaned])[0]
+    assert rows[0]["prob_pos"] == pytest.approx(float(expected[1]), abs=1e-6)

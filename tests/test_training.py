@@ -9,14 +9,9 @@ import pytest
 from sentiment.config import ClassifierConfig, TrainingConfig
 from sentiment.data import LabelledTexts
 from sentiment.errors import ConfigError, DataError
-from sentiment.training import (
-    build_vocabulary,
-    label_indices,
-    label_set,
-    learning_rate,
-    split_validation,
-    train_classifier,
-)
+from sentiment.labels import split_validation
+from sentiment.text.pipeline import build_vocabulary
+from sentiment.training import learning_rate, train_classifier
 
 
 def test_model_directory_holds_everything_serving_needs(tiny_model_dir):
@@ -35,37 +30,26 @@ def test_model_directory_holds_everything_serving_needs(tiny_model_dir):
     assert [p.name for p in tiny_model_dir.parent.iterdir()] == ["tiny"]
 
 
-def test_label_set_orders_numbers_numerically():
-    data = LabelledTexts(("a",) * 4, ("10", "2", "1", "2"), "x")
-    assert label_set(data) == ("1", "2", "10")
-
-
-def test_single_class_is_an_error():
-    with pytest.raises(DataError, match="single class 'pos'"):
-        label_set(LabelledTexts(("a", "b"), ("pos", "pos"), "train.csv"))
-
-
-def test_unknown_labels_name_the_row_and_the_known_labels():
-    config = ClassifierConfig(labels=("negative", "positive"), label_values=("0", "1"))
-    data = LabelledTexts(("a", "b", "c"), ("1", "positive", "2"), "test.csv")
-    with pytest.raises(DataError, match="test.csv: row 3 has label '2'.*negative, positive"):
-        label_indices(data, config)
-    assert label_indices(data.head(2), config).tolist() == [1, 1]
-
-
-def test_validation_split_is_disjoint_and_seeded():
-    data = LabelledTexts(tuple(str(i) for i in range(100)), ("a", "b") * 50, "x")
-    train, validation = split_validation(data, 0.2, seed=1)
-    assert len(validation) == 20 and len(train) == 80
-    assert not set(train.texts) & set(validation.texts)
-    assert split_validation(data, 0.2, seed=1)[1].texts == validation.texts
-
-
 def test_empty_training_data_is_an_error(tmp_path):
     with pytest.raises(DataError, match="empty"):
         train_classifier(LabelledTexts((), (), "empty.csv"), ClassifierConfig(),
                          TrainingConfig(), tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_an_empty_vocabulary_says_to_lower_min_frequency(tmp_path):
+    data = LabelledTexts(("good film", "bad plot", "fine cast", "dull score"),
+                         ("pos", "neg", "pos", "neg"), "two.csv")
+    with pytest.raises(ConfigError, match=r"the vocabulary is empty: lower --min-frequency "
+                                          r"\(no token occurs 3 times in the training texts; "
+                                          r"the most frequent occurs 1 time\)"):
+        train_classifier(data, ClassifierConfig(min_frequency=3), TrainingConfig(),
+                         tmp_path / "m", verbose=0)
+    assert not (tmp_path / "m").exists()
+    blank = LabelledTexts(("", " ", "", " "), ("pos", "neg", "pos", "neg"), "blank.csv")
+    with pytest.raises(ConfigError, match="the training texts hold no tokens"):
+        train_classifier(blank, ClassifierConfig(tokenizer="wordpiece"), TrainingConfig(),
+                         tmp_path / "m", verbose=0)
 
 
 def test_an_output_that_is_not_a_model_directory_is_refused_before_training(

@@ -21,6 +21,7 @@ from .options import (
     ensemble_option,
     inference_batch_size_option,
     json_option,
+    keep_label_strings_option,
     label_column_option,
     model_option,
     quiet_option,
@@ -74,6 +75,7 @@ def main():
               help="Test file, evaluated after training.")
 @text_column_option
 @label_column_option
+@keep_label_strings_option
 @click.option("--arch", type=click.Choice(ARCHITECTURES), default=MODEL.arch, show_default=True)
 @click.option("--embedding-dim", type=click.IntRange(min=1), default=MODEL.embedding_dim,
               show_default=True)
@@ -153,7 +155,8 @@ def main():
               "or a classifier model directory holding nothing else.")
 @quiet_option
 @translate_errors
-def train(dataset, train_file, validation_file, test_file, text_column, label_column, arch,
+def train(dataset, train_file, validation_file, test_file, text_column, label_column,
+          keep_label_strings, arch,
           embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,
           embedding_dropout, max_length, truncation, tokenizer, vocab_size, min_frequency,
           ngrams, ensemble, epochs, batch_size, learning_rate, learning_rate_schedule, optimizer,
@@ -179,21 +182,26 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
         ema_momentum=ema_momentum, adversarial=adversarial, bucketing=bucketing,
         mixed_precision=mixed_precision, seed=seed,
     )
-    from ..artifacts import check_replaceable
+    from ..artifacts import check_replaceable, output_lock
     from ..config import CLASSIFIER_ARTIFACT
     from ..paths import default_model_dir
 
     output = Path(output_dir) if output_dir else default_model_dir()
+    # held from before the data loads until the model is saved (click exits it after the command)
+    click.get_current_context().with_resource(output_lock(output))
     check_replaceable(output, CLASSIFIER_ARTIFACT)  # before minutes of data loading
     quiet_tensorflow()
     from ..data import load_labelled_file, load_named_dataset
     from ..training import train_classifier
 
     if train_file:
-        train_data = load_labelled_file(train_file, text_column, label_column)
-        validation_data = (load_labelled_file(validation_file, text_column, label_column)
-                           if validation_file else None)
-        test_data = load_labelled_file(test_file, text_column, label_column) if test_file else None
+        def read(path):
+            return load_labelled_file(path, text_column, label_column,
+                                      keep_label_strings=keep_label_strings)
+
+        train_data = read(train_file)
+        validation_data = read(validation_file) if validation_file else None
+        test_data = read(test_file) if test_file else None
         label_names = None
     else:
         splits = load_named_dataset(dataset or "imdb")
@@ -277,26 +285,30 @@ def predict(ctx, model_dir, as_json, batch_size, explain, explain_method, target
               help="Labelled file: CSV, TSV, JSON Lines or Parquet.")
 @text_column_option
 @label_column_option
+@keep_label_strings_option
 @inference_batch_size_option
 @json_option
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Also write metrics.json, confusion_matrix.png, roc.png, calibration.png "
               "and errors.csv into this directory (needs matplotlib).")
 @translate_errors
-def evaluate(model_dir, dataset, test_file, text_column, label_column, batch_size, as_json,
-             report_dir):
+def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_label_strings,
+             batch_size, as_json, report_dir):
     """Report accuracy, macro F1, ROC-AUC and the confusion matrix on labelled data."""
     if bool(dataset) == bool(test_file):
         raise click.UsageError("give exactly one of --dataset or --test")
     if report_dir:
-        from ..reports import require_matplotlib
+        from ..reports import check_report_paths, require_matplotlib
 
         require_matplotlib()  # fail before the model loads
+        if test_file:
+            check_report_paths(report_dir, test_file)
     predictor = _load_predictor(model_dir)
     from ..data import load_labelled_file, load_named_dataset
     from ..evaluation import evaluate_predictor, format_report
 
-    data = (load_labelled_file(test_file, text_column, label_column) if test_file
+    data = (load_labelled_file(test_file, text_column, label_column,
+                               keep_label_strings=keep_label_strings) if test_file
             else load_named_dataset(dataset).test)
     if report_dir:
         from ..reports import evaluate_with_report

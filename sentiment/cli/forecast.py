@@ -155,10 +155,12 @@ def train(dataset, data_file, date_column, resample, score_column, targets, feat
           channel_independent, revin, calendar, dropout, highway, ensemble, epochs, batch_size,
           learning_rate, patience, stride, max_windows, seed, output_dir, quiet):
     """Train a forecaster and save it as one model directory; prints test MSE/MAE."""
-    from ..artifacts import check_replaceable
+    from ..artifacts import check_replaceable, output_lock
     from ..config import FORECASTER_ARTIFACT
 
     output = Path(output_dir) if output_dir else default_forecast_dir()
+    # held from before the data loads until the model is saved (click exits it after the command)
+    click.get_current_context().with_resource(output_lock(output))
     check_replaceable(output, FORECASTER_ARTIFACT)  # before loading the data
     target_names, feature_names = _columns(targets), _columns(features)
     wanted = None
@@ -260,6 +262,11 @@ def evaluate(model_dir, dataset, data_file, date_column, resample, score_column,
 @translate_errors
 def predict(model_dir, data_file, date_column, output_file, plot_file):
     """Forecast the horizon steps after the last row of --data, in original units."""
+    from ..artifacts import check_not_input
+
+    for written in (output_file, plot_file):
+        if written:
+            check_not_input(written, data_file)  # before the model loads
     if plot_file:
         try:
             import matplotlib  # noqa: F401

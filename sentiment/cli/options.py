@@ -83,6 +83,12 @@ label_column_option = click.option(
     "--label-column", default="label", show_default=True, help="Column holding the label."
 )
 
+keep_label_strings_option = click.option(
+    "--keep-label-strings", is_flag=True,
+    help="Keep label cells such as NaN, NA or null as class names (by default they are "
+    "reported as missing labels).",
+)
+
 batch_size_option = click.option(
     "--batch-size", type=click.IntRange(min=1), default=TrainingConfig.batch_size,
     show_default=True, help="Texts per training batch.",

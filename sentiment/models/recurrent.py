@@ -7,9 +7,8 @@ products forward, and as many kernel-gradient products accumulated step by step 
 The input projection does not depend on the recurrent state, so it can be taken out of the
 loop as one ``(batch * time, input_dim) @ (input_dim, gates)`` product, which is what cuDNN
 and PyTorch's CPU kernels do internally; the loop is then left with the recurrent product and
-the gates. On a 2-core CPU this makes a training step of the default classifier (GRU(64) over
-128-dimensional embeddings, a 64 x 270 batch) about 1.45x as fast (``scripts/benchmark_imdb.py``
-measures the whole training).
+the gates. docs/benchmarks/imdb.md records what this gains for the default classifier's
+training steps on a CPU.
 
 :class:`HoistedGRU` and :class:`HoistedLSTM` are ``keras.layers.GRU`` / ``keras.layers.LSTM``
 with the same weights, the same arguments and the same arithmetic (up to float rounding); only
@@ -25,8 +24,16 @@ from keras import ops
 
 # The generic recurrent loop Keras' own RNN layers call (keras/src/layers/rnn/rnn.py); Keras
 # exports no public name for it, and keras.layers.RNN would need a cell of its own, which would
-# lose the GRU/LSTM layers' cuDNN path and weight layout.
-from keras.src.backend import rnn as keras_rnn
+# lose the GRU/LSTM layers' cuDNN path and weight layout. This is the package's only import of
+# a private Keras module; tests/models/test_recurrent.py checks its path and arguments.
+KERAS_RNN_PATH = "keras.src.backend.rnn"
+try:
+    from keras.src.backend import rnn as keras_rnn
+except ImportError as error:  # pragma: no cover - only with a Keras that moved it
+    raise ImportError(
+        f"sentiment.models.recurrent needs Keras' generic recurrent loop {KERAS_RNN_PATH}, "
+        f"which Keras {keras.__version__} does not have there; install the Keras version "
+        "setup.cfg pins (with tensorflow 2.21) or update this import") from error
 
 
 def _fused_kernel_available() -> bool:

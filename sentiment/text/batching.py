@@ -19,15 +19,23 @@ def bucket_boundaries(max_length: int, smallest: int = 16, growth: float = 1.2) 
     """Geometric bucket boundaries ``[16, 19, 23, ...] < max_length`` (tokens).
 
     A text of length ``n`` lands in the first bucket whose boundary exceeds ``n``; growth 1.2
-    bounds the padding inside a bucket to about a sixth of its tokens. (On IMDB at
-    ``max_length`` 400 and batch 64, growth 1.5 padded batches to 267 tokens on average,
-    1.2 to 247; the texts themselves average 233.)
+    bounds the padding inside a bucket to about a sixth of its tokens (docs/benchmarks/imdb.md
+    compares it with 1.5 on IMDB).
     """
     boundaries, edge = [], float(smallest)
     while edge < max_length:
         boundaries.append(int(edge))
         edge *= growth
     return boundaries
+
+
+def bucketed_batch_count(lengths: np.ndarray, boundaries: list[int], batch_size: int) -> int:
+    """How many batches ``bucket_by_sequence_length`` makes of texts of ``lengths`` tokens:
+    per bucket (``boundaries[i - 1] <= length < boundaries[i]``), its texts in batches of
+    ``batch_size``, the last one partial. The same whatever the shuffling."""
+    buckets = np.searchsorted(np.asarray(boundaries), np.asarray(lengths), side="right")
+    counts = np.bincount(buckets, minlength=len(boundaries) + 1)
+    return int(np.sum(-(-counts // batch_size)))
 
 
 def to_ragged_arrays(ids: tf.RaggedTensor) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +78,10 @@ def training_dataset(ids: tf.RaggedTensor, labels: np.ndarray, batch_size: int, 
             padded_shapes=([None], []),
             padding_values=(PAD_ID, 0),
         )
+        # tf.data cannot know how many batches the buckets yield; telling it lets Keras show
+        # the real step count and ETA from the first epoch on (not "1/Unknown")
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(
+            bucketed_batch_count(ids.row_lengths().numpy(), boundaries, batch_size)))
     else:
         dataset = dataset.padded_batch(batch_size, padded_shapes=([None], []),
                                        padding_values=(PAD_ID, 0))

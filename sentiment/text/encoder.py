@@ -20,6 +20,27 @@ from .vocabulary import OOV_ID, PAD_ID, Vocabulary
 TRUNCATIONS = ("head", "head_tail")
 
 
+def valid_utf8(text: str) -> str:
+    """``text`` with what cannot be encoded as UTF-8 replaced by U+FFFD.
+
+    A Python ``str`` can hold lone surrogates: undecodable bytes of a command-line argument
+    or file name (``\\udcff``, Python's ``surrogateescape``) or a broken UTF-16 pair. Such
+    bytes are decoded as UTF-8 again, each invalid sequence becoming U+FFFD, as UTF-8
+    decoders (and the exported SavedModel's ops on raw bytes) do; valid text is returned
+    unchanged.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
+
+
 def truncate(ids: tf.RaggedTensor, max_length: int, truncation: str = "head") -> tf.RaggedTensor:
     """Cut each row of ``(batch, None)`` ragged ids to at most ``max_length`` tokens.
 

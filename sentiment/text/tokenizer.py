@@ -6,8 +6,6 @@ Both training and serving call the same :class:`Tokenizer`, so a text is split i
 
 from __future__ import annotations
 
-from typing import Any
-
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -78,15 +76,14 @@ class Tokenizer:
         """``(batch, None)`` words -> ``(batch, None)`` tokens: each word split by
         ``UnicodeScriptTokenizer``, in order.
 
-        That tokenizer costs about 2 microseconds a word on one core (5.3 s for the 2.4
-        million words of 10,000 IMDB reviews). Most words are cheaper to split with the same
-        result (1.4 s in all for those reviews):
+        That tokenizer is the slowest step of the pipeline (docs/benchmarks/scoring.md gives
+        the figures); most words are cheaper to split with the same result:
 
         * a run of Latin letters (84% of IMDB's words) is one token;
         * Latin letters mixed with ASCII digits and punctuation (``film,``, ``don't``,
           ``3rd``) split into the runs of Latin letters and the runs between them (ASCII
           digits and punctuation are all of the Common script), with
-          ``tensorflow_text.regex_split``, 5x faster;
+          ``tensorflow_text.regex_split``;
         * only the other words (other scripts, emoji, typographic punctuation) go through
           ``UnicodeScriptTokenizer``.
 
@@ -123,6 +120,3 @@ class Tokenizer:
         tokens = tf.dynamic_stitch(positions, values)
         per_text = tf.reduce_sum(tf.RaggedTensor.from_row_splits(counts, words.row_splits), 1)
         return tf.RaggedTensor.from_row_lengths(tokens, per_text)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"kind": self.kind}

@@ -21,6 +21,16 @@ PAD_ID = 0
 OOV_ID = 1
 
 
+def empty_vocabulary_error(highest_count: int, min_frequency: int) -> ConfigError:
+    """The error for a training split in which no token reaches ``min_frequency``."""
+    if not highest_count:
+        return ConfigError("the vocabulary is empty: the training texts hold no tokens")
+    return ConfigError(
+        f"the vocabulary is empty: lower --min-frequency (no token occurs {min_frequency} "
+        f"times in the training texts; the most frequent occurs {highest_count} "
+        f"time{'s' if highest_count != 1 else ''})")
+
+
 class Vocabulary:
     """Maps string tokens to int32 ids and back.
 
@@ -58,7 +68,9 @@ class Vocabulary:
             min_frequency: tokens seen fewer times are left out (they map to ``[UNK]``).
 
         Raises:
-            ConfigError: when ``max_size < 3`` or ``min_frequency < 1``.
+            ConfigError: when ``max_size < 3`` or ``min_frequency < 1``, or when no token
+                reaches ``min_frequency`` (the vocabulary would be empty; the message gives
+                the highest count).
         """
         if max_size < 3:
             raise ConfigError(f"max_size must be >= 3; received {max_size!r}")
@@ -74,6 +86,8 @@ class Vocabulary:
             token = token.decode("utf-8") if isinstance(token, bytes) else token
             if count >= min_frequency and token not in reserved:
                 kept.append((-count, token))
+        if not kept:
+            raise empty_vocabulary_error(max(counts.values(), default=0), min_frequency)
         kept.sort()
         return cls([PAD_TOKEN, OOV_TOKEN] + [t for _, t in kept[: max_size - 2]])
 

@@ -22,7 +22,7 @@ alphabet never maps to ``[UNK]``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -31,7 +31,7 @@ from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
 
 from ..errors import ConfigError
 from .tokenizer import Tokenizer, normalize
-from .vocabulary import OOV_ID, OOV_TOKEN, PAD_TOKEN, Vocabulary
+from .vocabulary import OOV_ID, OOV_TOKEN, PAD_TOKEN, Vocabulary, empty_vocabulary_error
 
 #: Prefix of a piece that continues a word.
 SUFFIX_INDICATOR = "##"
@@ -62,9 +62,6 @@ class BasicWordSplitter:
         none."""
         texts = normalize(tf.convert_to_tensor(texts, dtype=tf.string))
         return self._splitter.tokenize(texts)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"kind": self.kind}
 
 
 class WordpieceVocabulary(Vocabulary):
@@ -118,7 +115,7 @@ class WordpieceVocabulary(Vocabulary):
         batches = [np.asarray(batch, dtype=object) for batch in token_batches]
         batches = [batch for batch in batches if len(batch)]
         if not batches:
-            return cls([PAD_TOKEN, OOV_TOKEN])
+            raise empty_vocabulary_error(0, min_frequency)
         distinct = set().union(*(batch.tolist() for batch in batches))
         if len(distinct) <= MAX_INPUT_WORDS:  # else the learner may see fewer characters
             characters = set("".join(w.decode("utf-8") if isinstance(w, bytes) else w

@@ -81,12 +81,11 @@ class TimeSeries:
             if stamps.shape != (values.shape[0],):
                 raise DataError(f"{self.source}: {stamps.shape[0]} timestamps for "
                                 f"{values.shape[0]} rows")
-            steps = np.diff(stamps).astype(np.int64)
-            if steps.size and steps.min() <= 0:
-                row = int(np.argmin(steps > 0)) + 1
+            later = first_unordered(stamps)
+            if later is not None:  # rows counted from 1
                 raise DataError(f"{self.source}: timestamps must be strictly increasing; row "
-                                f"{row} ({stamps[row]}) does not come after row {row - 1} "
-                                f"({stamps[row - 1]})")
+                                f"{later + 1} ({stamps[later]}) does not come after row "
+                                f"{later} ({stamps[later - 1]})")
             object.__setattr__(self, "timestamps", stamps)
 
     def __len__(self) -> int:
@@ -137,6 +136,15 @@ class SeriesSplits:
     validation: TimeSeries
     test: TimeSeries
     borders: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+
+
+def first_unordered(timestamps: np.ndarray) -> int | None:
+    """The 0-based index of the first of ``timestamps`` ``(time,) datetime64`` that is not
+    later than the one before it, or ``None`` when they strictly increase."""
+    steps = np.diff(np.asarray(timestamps).astype("datetime64[s]")).astype(np.int64)
+    if steps.size and steps.min() <= 0:
+        return int(np.argmin(steps > 0)) + 1
+    return None
 
 
 def infer_frequency(timestamps: np.ndarray | None) -> int | None:
@@ -234,14 +242,17 @@ def _numeric_column(path: Any, name: str, cells: Sequence[Any], first_line: int)
 
 
 def _is_numeric(cells: Sequence[Any]) -> bool:
-    seen = False
+    """Whether most of the non-missing ``cells`` are numbers: such a column is read as
+    numeric, and a cell in it that is not a number is an error (never a dropped column)."""
+    numbers = others = 0
     for cell in cells:
         try:
             value = parse_number(cell)
         except (TypeError, ValueError):
-            return False
-        seen = seen or not math.isnan(value)
-    return seen
+            others += 1
+            continue
+        numbers += not math.isnan(value)
+    return numbers > others
 
 
 def series_from_columns(data: Mapping[str, Sequence[Any]], date_column: str | None,
@@ -253,13 +264,15 @@ def series_from_columns(data: Mapping[str, Sequence[Any]], date_column: str | No
         data: column name -> cells, all the same length.
         date_column: the timestamp column, or ``None`` for a series without time axis.
         columns: numeric columns to keep; ``None`` keeps every column (besides the date column)
-            whose cells all parse as numbers.
+            most of whose non-missing cells are numbers (a cell in it that is not a number is
+            then an error, so a typo never drops a column).
         source: file name for error messages.
-        first_line: file line number of the first cell, for error messages.
+        first_line: file line number of the first cell, for error messages (every message
+            names 1-based lines of the file).
 
     Raises:
-        DataError: for a missing column, a non-numeric cell or an unparseable timestamp
-            (naming the file, column and line), or no rows.
+        DataError: for a missing column, a non-numeric cell, an unparseable or out-of-order
+            timestamp (naming the file, column and line), or no rows.
     """
     available = list(data)
     if date_column is not None and date_column not in data:
@@ -288,6 +301,12 @@ def series_from_columns(data: Mapping[str, Sequence[Any]], date_column: str | No
                 raise DataError(f"{source}: column {date_column!r} line {i + first_line}: "
                                 f"{str(cell)!r:.40} is not an ISO 8601 date or time") from None
         timestamps = np.array(stamps, dtype="datetime64[s]")
+        later = first_unordered(timestamps)
+        if later is not None:
+            raise DataError(
+                f"{source}: timestamps must be strictly increasing (column {date_column!r}): line "
+                f"{later + first_line} ({timestamps[later]}) does not come after line "
+                f"{later - 1 + first_line} ({timestamps[later - 1]})")
     return TimeSeries(values, tuple(columns), timestamps, str(source))
 
 

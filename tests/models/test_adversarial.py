@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import tensorflow as tf
+import keras
 
-from sentiment.config import ClassifierConfig  # noqa: E402
-from sentiment.models.adversarial import AdversarialTraining  # noqa: E402
-from sentiment.models.classifier import build_classifier  # noqa: E402
-from sentiment.models.optimizers import LazyAdam  # noqa: E402
+from sentiment.config import ClassifierConfig
+from sentiment.models.adversarial import AdversarialTraining
+from sentiment.models.classifier import build_classifier
+from sentiment.models.optimizers import LazyAdam
 
 VOCABULARY = 30
 

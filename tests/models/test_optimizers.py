@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import tensorflow as tf
+import keras
 
-from sentiment.models.optimizers import LazyAdam, make_optimizer  # noqa: E402
+from sentiment.models.optimizers import LazyAdam, make_optimizer
 
 
 def _apply(optimizer, gradients, start):

@@ -10,6 +10,24 @@ from sentiment.models.recurrent import HoistedGRU, HoistedLSTM
 PAIRS = [(HoistedGRU, keras.layers.GRU), (HoistedLSTM, keras.layers.LSTM)]
 
 
+def test_the_private_keras_loop_is_where_and_what_the_layers_expect():
+    """Fails, naming the path, when a Keras upgrade moves or changes the generic recurrent loop
+    that sentiment.models.recurrent imports (its only private Keras dependency)."""
+    import importlib
+    import inspect
+
+    from sentiment.models import recurrent
+
+    module, name = recurrent.KERAS_RNN_PATH.rsplit(".", 1)
+    loop = getattr(importlib.import_module(module), name, None)
+    assert loop is recurrent.keras_rnn, f"{recurrent.KERAS_RNN_PATH} moved in Keras " \
+                                        f"{keras.__version__}"
+    parameters = inspect.signature(loop).parameters
+    for argument in ("step_function", "inputs", "initial_states", "go_backwards", "mask",
+                     "unroll", "input_length", "zero_output_for_mask", "return_all_outputs"):
+        assert argument in parameters, f"{recurrent.KERAS_RNN_PATH} lost {argument!r}"
+
+
 def inputs_and_mask():
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(5, 9, 7)).astype("float32"))  # (batch, time, features)

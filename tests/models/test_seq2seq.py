@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras
 
-from sentiment.models.seq2seq import (  # noqa: E402
+from sentiment.models.seq2seq import (
     ReversibleInstanceNormalization,
     build_forecaster,
     masked_mse,

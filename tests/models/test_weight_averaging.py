@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import tensorflow as tf
+import keras
 
-from conftest import moving_average, raw_weights_recorder  # noqa: E402
+from conftest import moving_average, raw_weights_recorder
 
-from sentiment.models.weight_averaging import WeightAveraging, decay  # noqa: E402
+from sentiment.models.weight_averaging import WeightAveraging, decay
 
 
 def _model():

@@ -32,6 +32,17 @@ def test_every_example_appears_once_and_padding_is_zero():
     assert sorted(seen) == sorted(lengths.tolist())
 
 
+def test_a_bucketed_epoch_knows_its_number_of_batches():
+    lengths = np.random.default_rng(4).integers(1, 200, size=500)
+    ids = make_ids(lengths)
+    labels = np.zeros(500, dtype=np.int32)
+    for seed in (0, 1):
+        dataset = training_dataset(ids, labels, 16, max_length=200, seed=seed)
+        assert int(dataset.cardinality()) == sum(1 for _ in dataset) > 500 // 16
+    plain = training_dataset(ids, labels, 16, bucketing=False)
+    assert int(plain.cardinality()) == sum(1 for _ in plain) == 32
+
+
 def test_bucketing_pads_less_than_plain_batching():
     lengths = np.random.default_rng(2).integers(1, 400, size=1000)
     ids = make_ids(lengths)

@@ -62,8 +62,29 @@ def test_read_csv_errors_name_file_column_and_line(tmp_path):
     with pytest.raises(DataError, match=r"line 3: 'yesterday' is not an ISO 8601"):
         read_series_csv(bad_date, "date")
     unordered = write(tmp_path / "u.csv", "date,x\n2020-01-02,1\n2020-01-01,2\n")
-    with pytest.raises(DataError, match="strictly increasing"):
+    with pytest.raises(DataError, match=r"strictly increasing \(column 'date'\): line 3 "
+                                        r"\(2020-01-01T00:00:00\) does not come after line 2"):
         read_series_csv(unordered, "date")
+
+
+def test_a_bad_cell_in_a_numeric_column_is_an_error_not_a_dropped_column(tmp_path):
+    rows = "".join(f"2020-01-{day:02d},{day},{day * 2}\n" for day in range(1, 29))
+    path = write(tmp_path / "s.csv", "date,HUFL,HULL\n" + rows.replace(",20,40", ",20,abc"))
+    # no --targets: every numeric column is read, and "abc" (line 21) is reported
+    with pytest.raises(DataError, match=r"s.csv: column 'HULL' is not numeric: line 21 "
+                                        r"holds 'abc'"):
+        read_series_csv(path, "date")
+    # a text column (mostly non-numbers) is still left out, not reported
+    texts = write(tmp_path / "t.csv", "date,x,note\n2020-01-01,1,hello\n2020-01-02,2,3\n"
+                                      "2020-01-03,3,bye\n")
+    assert read_series_csv(texts, "date").columns == ("x",)
+
+
+def test_in_memory_series_count_rows_from_one():
+    stamps = np.array(["2020-01-01", "2020-01-02", "2020-01-02"], dtype="datetime64[s]")
+    with pytest.raises(DataError, match=r"row 3 \(2020-01-02T00:00:00\) does not come after "
+                                        r"row 2 "):
+        TimeSeries(np.zeros((3, 1)), ("x",), stamps)
 
 
 def test_ratio_split_borders_and_no_test_value_in_training_windows():
