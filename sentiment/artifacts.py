@@ -91,15 +91,27 @@ def check_replaceable(target: str | Path, kind: ArtifactKind) -> Path:
             raise ConfigError(
                 f"output {shown} is a non-empty directory that is not a {kind.name} ({found}), "
                 "so it is not replaced; choose a new or empty directory")
-    parent = _nearest_existing(path.parent)
+    check_writable(path.parent, shown)
+    return path
+
+
+def check_writable(directory: str | Path, shown: str) -> None:
+    """Check that files can be created in ``directory``, or in its nearest existing ancestor
+    when it does not exist yet, by creating and removing a probe directory there
+    (``os.access`` says yes to root even where nothing can be written: /proc, a read-only
+    file system).
+
+    Raises:
+        ConfigError: naming the output ``shown`` and the directory that cannot be written.
+    """
+    parent = _nearest_existing(Path(directory).expanduser().absolute())
     if not parent.is_dir():
         raise ConfigError(f"output {shown}: {parent} is a file, not a directory")
-    try:  # os.access says yes to root even where nothing can be written (/proc, read-only)
+    try:
         os.rmdir(tempfile.mkdtemp(prefix=".sentiment-probe-", dir=parent))
     except OSError as error:
         raise ConfigError(f"output {shown}: cannot write in {parent} "
                           f"({error.strerror or error})") from None
-    return path
 
 
 def check_not_input(output: str | os.PathLike, source: str | os.PathLike) -> None:
@@ -120,6 +132,21 @@ def check_not_input(output: str | os.PathLike, source: str | os.PathLike) -> Non
     if same:
         raise ConfigError(f"output {str(output)!r} would replace the input {str(source)!r} "
                           "(the same file); choose another output path")
+
+
+def check_not_inside(output: str | os.PathLike, directory: str | os.PathLike,
+                     what: str = "the model directory") -> None:
+    """Check that ``output`` is neither ``directory`` nor inside it (symbolic links and ``..``
+    resolved), so that writing it cannot change, say, the model being used.
+
+    Raises:
+        ConfigError: naming both paths and ``what`` the directory is.
+    """
+    out = Path(output).expanduser().resolve()
+    inside = Path(directory).expanduser().resolve()
+    if out == inside or inside in out.parents:
+        raise ConfigError(f"output {str(output)!r} is in {what} {str(directory)!r} and would "
+                          "change it; choose a path outside it")
 
 
 _HELD: set[tuple[str, int]] = set()  # (lock file, thread) of the locks this process holds

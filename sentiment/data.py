@@ -1,29 +1,21 @@
 """Reading labelled text: named data sets (IMDB, SST-2) and user files.
 
-Files (CSV, TSV, JSON Lines, Parquet) are read through Hugging Face ``datasets``; text and
-label columns are kept as strings (CSV cells are never parsed as numbers or missing values).
-Named data sets are read from ``$SENTIMENT_DATA_DIR`` when present there, else from the hub.
+Files (CSV, TSV, JSON Lines, Parquet) are read through :func:`sentiment.io.read_table`, as
+every command reads them: CSV and TSV cells verbatim as strings (never parsed as numbers or
+missing values), Parquet types kept, labels then turned into strings. Named data sets are read
+from ``$SENTIMENT_DATA_DIR`` when present there, else from the Hugging Face hub (through
+``datasets``).
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from .errors import DataError
+from .io.formats import table_format
 from .paths import data_dir
-
-#: File suffix -> (``datasets`` builder, extra builder keyword arguments).
-_FORMATS = {
-    ".csv": ("csv", {}),
-    ".tsv": ("csv", {"sep": "\t"}),
-    ".jsonl": ("json", {}),
-    ".json": ("json", {}),
-    ".parquet": ("parquet", {}),
-}
 
 BINARY_SENTIMENT_LABELS = ("negative", "positive")
 #: Label cells that spreadsheets and pandas write for a missing value. They are reported as
@@ -80,86 +72,13 @@ class DatasetSplits:
 
 
 def file_format(path: str | Path) -> str:
-    """The format name of ``path`` from its suffix: csv, tsv, jsonl, json or parquet.
+    """The format name of ``path`` from its suffix: csv, tsv, jsonl (``.jsonl``, ``.json``,
+    ``.ndjson``) or parquet (``.parquet``, ``.pq``); see :mod:`sentiment.io.formats`.
 
     Raises:
         DataError: for any other suffix.
     """
-    suffix = Path(path).suffix.lower()
-    if suffix not in _FORMATS:
-        raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv, .tsv, "
-                        ".jsonl, .json or .parquet")
-    return suffix.lstrip(".")
-
-
-def _csv_header(path: Path, kwargs: dict) -> list[str]:
-    """Column names from the first line of a CSV/TSV file, so every column reads as string."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        quoting = kwargs.get("quoting", csv.QUOTE_MINIMAL)
-        header = next(csv.reader(handle, delimiter=kwargs.get("sep", ","), quoting=quoting), None)
-    if not header:
-        raise DataError(f"{path}: the file is empty (no header line)")
-    return header
-
-
-def read_table(path: str | Path, string_columns: Sequence[str] = ()):
-    """Read a whole CSV/TSV/JSON Lines/Parquet file into a ``datasets.Dataset``.
-
-    CSV and TSV cells are read verbatim as strings (no number parsing, no ``NA`` -> missing);
-    TSV is read without quote handling, as GLUE ships it. ``string_columns`` are cast to string
-    for the other formats.
-
-    Raises:
-        FileNotFoundError: when ``path`` does not exist.
-        DataError: when the file cannot be parsed.
-    """
-    import datasets
-
-    path = Path(path)
-    file_format(path)  # validates the suffix
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    builder, kwargs = _FORMATS[path.suffix.lower()]
-    if builder == "csv":
-        kwargs = dict(kwargs, keep_default_na=False, na_filter=False)
-        if path.suffix.lower() == ".tsv":
-            kwargs["quoting"] = csv.QUOTE_NONE
-        kwargs["features"] = datasets.Features(
-            {name: datasets.Value("string") for name in _csv_header(path, kwargs)})
-    datasets.disable_progress_bars()
-    verbosity = datasets.logging.get_verbosity()
-    # datasets logs a parser failure before raising it; the DataError below says it instead
-    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
-    try:
-        table = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
-    except Exception as error:  # datasets wraps parser errors in many types
-        if "corresponds to no data" in str(error):
-            raise DataError(f"{path}: the file has no rows") from None
-        if builder == "json":
-            _raise_bad_json_line(path)
-        cause = error.__cause__ or error.__context__
-        detail = f"{error}" + (f" ({str(cause).splitlines()[0]})" if cause else "")
-        raise DataError(f"{path}: cannot read as {builder}: {detail}") from None
-    finally:
-        datasets.logging.set_verbosity(verbosity)
-        datasets.enable_progress_bars()
-    return table
-
-
-def _raise_bad_json_line(path: Path) -> None:
-    """Raise a :class:`DataError` naming the first line of a JSON Lines file that is not a
-    JSON object; return when every non-blank line is one (the file is then some other JSON)."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise DataError(f"{path}: line {number} is not valid JSON ({error})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}: line {number} is a JSON {type(record).__name__}, "
-                                "not an object") from None
+    return table_format(path)
 
 
 def _texts(values: list, path: str, column: str) -> tuple[str, ...]:
@@ -218,19 +137,18 @@ def load_labelled_file(path: str | Path, text_column: str = "text",
     Raises:
         DataError: missing file, unknown column (the message lists the columns), a text that
             is missing or not a string, a missing or empty label (naming the row and column),
-            a line of a JSON Lines file that is not a JSON object (naming the line), or a
-            file with no rows.
+            a line of a JSON Lines file that is not a JSON object (naming the line), a CSV/TSV
+            row with the wrong number of fields (naming the row and line), or a file with no
+            rows.
     """
-    table = read_table(path)
-    for column in (text_column, label_column):
-        if column not in table.column_names:
-            raise DataError(f"{path}: no column {column!r}; columns are "
-                            f"{', '.join(map(repr, table.column_names))} (use --text-column / "
-                            "--label-column)")
+    from .io.tables import read_table
+
+    table = read_table(path, columns=(text_column, label_column),
+                       column_hint="use --text-column / --label-column")
     if table.num_rows == 0:
         raise DataError(f"{path}: the file has no rows")
-    texts = _texts(table[text_column], str(path), text_column)
-    labels = _labels(table[label_column], str(path), label_column, keep_label_strings)
+    texts = _texts(table.values(text_column), str(path), text_column)
+    labels = _labels(table.values(label_column), str(path), label_column, keep_label_strings)
     return LabelledTexts(texts, labels, str(path))
 
 

@@ -1,14 +1,21 @@
-"""Classification metrics on numpy arrays.
+"""Classification and forecasting metrics on numpy arrays.
 
 Plain numpy so evaluation needs nothing beyond the runtime dependencies (scikit-learn is not
-one). Each function documents the formula it implements.
+one). Each function documents the formula it implements. The forecasting part: MSE/MAE over
+observed targets (:func:`error_report`) and the ``repeat_last`` and ``seasonal_naive``
+baselines a forecaster is compared with.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .timeseries.windows import Windows
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -195,3 +202,110 @@ def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
             np.full(last_of_run.size + 1, np.nan)
     thresholds = np.r_[np.inf, sorted_scores[last_of_run]]
     return fpr, tpr, thresholds
+
+
+# ----------------------------------------------------------------------------- forecasting
+
+
+def default_season(frequency: int | None) -> int:
+    """Seasonal period in steps for ``seasonal_naive``: one day for sub-daily data (24 for
+    hourly: "same hour a day earlier"), one week (7) for daily data, else 1 (repeat last)."""
+    if not frequency:
+        return 1
+    if frequency < 86400 and 86400 % frequency == 0:
+        return 86400 // frequency
+    if frequency == 86400:
+        return 7
+    return 1
+
+
+def repeat_last(past: np.ndarray, targets: int) -> np.ndarray:
+    """The ``repeat_last`` baseline: each target's last observed value in the window.
+
+    Args:
+        past: ``(windows, lookback, inputs) float32``, targets first, ``NaN`` where missing.
+        targets: number of target columns.
+
+    Returns:
+        ``(windows, 1, targets) float32`` (broadcasts over the horizon); 0 (the training
+        mean) where a target was never observed in the window.
+    """
+    values = past[:, :, :targets]
+    observed = ~np.isnan(values)
+    last = values.shape[1] - 1 - np.argmax(observed[:, ::-1], axis=1)  # (windows, targets)
+    picked = np.take_along_axis(values, last[:, None, :], axis=1)
+    return np.where(np.isnan(picked), 0.0, picked).astype(np.float32)
+
+
+def seasonal_naive(past: np.ndarray, targets: int, season: int, horizon: int) -> np.ndarray:
+    """The ``seasonal_naive`` baseline: the value one season earlier (for hourly data with
+    ``season=24``, the same hour a day earlier); beyond one season the last observed season
+    repeats: ``y[T + h] = x[T + h - season * ceil(h / season)]``, ``h = 1..horizon``.
+
+    Args:
+        past: ``(windows, lookback, inputs) float32``, targets first; ``lookback >= season``.
+        targets: number of target columns.
+        season: period in steps.
+        horizon: forecast length.
+
+    Returns:
+        ``(windows, horizon, targets) float32``; missing seasonal values fall back to
+        :func:`repeat_last`.
+
+    Raises:
+        ConfigError: when the lookback is shorter than the season.
+    """
+    lookback = past.shape[1]
+    if season > lookback:
+        raise ConfigError(f"seasonal_naive needs lookback >= season ({season}); lookback is "
+                          f"{lookback}")
+    steps = np.arange(1, horizon + 1)
+    index = lookback - 1 + steps - season * np.ceil(steps / season).astype(int)
+    forecast = past[:, index, :targets]
+    return np.where(np.isnan(forecast), repeat_last(past, targets), forecast).astype(np.float32)
+
+
+def error_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """MSE and MAE over observed targets, overall, per horizon step and per target column.
+
+    Args:
+        y_true: ``(windows, horizon, targets)``, ``NaN`` where missing.
+        y_pred: the same shape (or broadcastable), no ``NaN``.
+
+    Returns:
+        ``{"mse", "mae", "per_step": {"mse": [H], "mae": [H]}, "per_target": {"mse": [T],
+        "mae": [T]}}`` (floats; ``None`` where nothing was observed).
+    """
+    y_true = np.asarray(y_true, np.float64)
+    y_pred = np.broadcast_to(np.asarray(y_pred, np.float64), y_true.shape)
+    observed = ~np.isnan(y_true)
+    err = np.where(observed, y_pred - np.where(observed, y_true, 0.0), 0.0)
+
+    def mean(values, axis):
+        count = observed.sum(axis=axis)
+        total = values.sum(axis=axis)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        if np.ndim(result) == 0:
+            return None if np.isnan(result) else float(result)
+        return [None if np.isnan(x) else float(x) for x in result]
+
+    sq, ab = err ** 2, np.abs(err)
+    return {"mse": mean(sq, None), "mae": mean(ab, None),
+            "per_step": {"mse": mean(sq, (0, 2)), "mae": mean(ab, (0, 2))},
+            "per_target": {"mse": mean(sq, (0, 1)), "mae": mean(ab, (0, 1))}}
+
+
+def baseline_reports(windows: Windows, targets: int, season: int) -> dict[str, Any]:
+    """:func:`error_report` of ``repeat_last`` and ``seasonal_naive`` on ``windows`` (the
+    latter ``None`` when the lookback is shorter than the season)."""
+    horizon = windows.targets.shape[1]
+    reports: dict[str, Any] = {
+        "repeat_last": error_report(windows.targets, repeat_last(windows.past, targets))}
+    try:
+        reports["seasonal_naive"] = error_report(
+            windows.targets, seasonal_naive(windows.past, targets, season, horizon))
+        reports["seasonal_naive"]["season"] = season
+    except ConfigError:
+        reports["seasonal_naive"] = None
+    return reports

@@ -12,6 +12,8 @@ from pathlib import Path
 DATA_DIR_ENV = "SENTIMENT_DATA_DIR"
 #: Environment variable naming the default model directory.
 MODEL_DIR_ENV = "SENTIMENT_MODEL_DIR"
+#: Environment variable naming the default forecaster directory.
+FORECAST_MODEL_DIR_ENV = "SENTIMENT_FORECAST_MODEL_DIR"
 
 
 def data_dir() -> Path | None:
@@ -24,12 +26,22 @@ def data_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _model_dir(variable: str, name: str) -> Path:
+    value = os.environ.get(variable)
+    return Path(value).expanduser() if value else Path.home() / ".sentiment" / "models" / name
+
+
 def default_model_dir() -> Path:
     """The directory ``sentiment train`` writes to and ``sentiment predict`` reads from by default.
 
     ``$SENTIMENT_MODEL_DIR`` when set, else ``~/.sentiment/models/default``.
     """
-    value = os.environ.get(MODEL_DIR_ENV)
-    if value:
-        return Path(value).expanduser()
-    return Path.home() / ".sentiment" / "models" / "default"
+    return _model_dir(MODEL_DIR_ENV, "default")
+
+
+def default_forecast_dir() -> Path:
+    """The forecaster directory ``sentiment forecast`` commands use by default.
+
+    ``$SENTIMENT_FORECAST_MODEL_DIR`` when set, else ``~/.sentiment/models/forecast``.
+    """
+    return _model_dir(FORECAST_MODEL_DIR_ENV, "forecast")

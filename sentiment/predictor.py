@@ -18,9 +18,8 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .config import (CONFIG_FILE, INFERENCE_BATCH_SIZE, MODEL_FILE, VOCAB_FILE,
-                     ClassifierConfig, read_config_file)
-from .errors import ConfigError, DataError, ModelError
+from .config import CONFIG_FILE, INFERENCE_BATCH_SIZE, VOCAB_FILE, ClassifierConfig
+from .errors import ConfigError, DataError
 from .text.batching import length_sorted_batches, pad_rows, to_ragged_arrays
 from .text.encoder import TextEncoder, valid_utf8
 from .text.pipeline import load_encoder
@@ -63,26 +62,19 @@ class Predictor:
         vocabulary's size and that it outputs one probability per configured label.
 
         Raises:
-            ModelError: when the directory is missing, incomplete or corrupted, when a file
-                differs from the one recorded at training time, or when the vocabulary or the
-                labels do not fit the model (the message names the file).
+            ModelError: when the directory is missing, incomplete or corrupted, holds no
+                classifier, when a file differs from the one recorded at training time, or
+                when the vocabulary or the labels do not fit the model (the message names the
+                file); see :func:`sentiment.models.saving.load_model_directory`.
         """
-        from .fingerprints import FILES_KEY, verify_files
         from .models import classifier  # noqa: F401  registers the custom layers
-        from .models.saving import check_classifier_fits, load_keras_model
+        from .models.saving import check_classifier_fits, load_model_directory
 
-        model_dir = Path(model_dir).expanduser()
-        saved = read_config_file(model_dir)
-        try:
-            config = ClassifierConfig.from_dict(saved["classifier"])
-        except (KeyError, TypeError, ConfigError) as error:
-            raise ModelError(f"{model_dir / CONFIG_FILE} is not a classifier configuration "
-                             f"({error}); train the model again") from None
-        verify_files(model_dir, saved.get(FILES_KEY), CONFIG_FILE)
-        encoder = load_encoder(config, model_dir)
-        model = load_keras_model(model_dir / MODEL_FILE)
+        loaded = load_model_directory(model_dir, "classifier", ClassifierConfig.from_dict)
+        config, model = loaded.config, loaded.model
+        encoder = load_encoder(config, loaded.path)
         check_classifier_fits(model, encoder.vocabulary.vocabulary_size(), config.labels,
-                              model_dir / VOCAB_FILE, model_dir / CONFIG_FILE)
+                              loaded.path / VOCAB_FILE, loaded.path / CONFIG_FILE)
         return cls(model, encoder, config)
 
     @staticmethod

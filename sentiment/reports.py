@@ -1,4 +1,5 @@
-"""Evaluation reports: ``sentiment evaluate --report DIR``.
+"""Evaluation reports (``sentiment evaluate --report DIR``) and forecast output (``sentiment
+forecast predict -o FILE --plot PNG``).
 
 :func:`write_report` writes into one directory:
 
@@ -9,20 +10,23 @@
 * ``errors.csv``: the misclassified rows with their scores, worst first (lowest probability
   given to the true class first).
 
-matplotlib is imported only here, with the non-interactive Agg backend.
+A forecast is written as CSV (:func:`write_forecast_csv`) and drawn with its history
+(:func:`plot_forecast`). matplotlib is imported only here, with the non-interactive Agg
+backend.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .artifacts import check_not_input
+from .artifacts import check_not_inside, check_not_input, check_writable
 from .config import INFERENCE_BATCH_SIZE
 from .errors import ConfigError, DataError
 from .metrics import (
@@ -34,22 +38,26 @@ from .metrics import (
     roc_curve,
 )
 
+if TYPE_CHECKING:
+    from .forecaster import Forecast
+
 #: Bins of the reliability diagram and of the expected calibration error.
 CALIBRATION_BINS = 10
 REPORT_FILES = ("metrics.json", "confusion_matrix.png", "roc.png", "calibration.png",
                 "errors.csv")
 
 
-def require_matplotlib():
+def require_matplotlib(feature: str = "--report"):
     """``matplotlib.pyplot`` with the Agg backend.
 
     Raises:
-        ConfigError: when matplotlib is not installed (the message says how to install it).
+        ConfigError: when matplotlib is not installed (the message names ``feature`` and says
+            how to install it).
     """
     try:
         import matplotlib
     except ImportError:
-        raise ConfigError("--report draws its plots with matplotlib, which is not installed; "
+        raise ConfigError(f"{feature} draws its plots with matplotlib, which is not installed; "
                           "pip install 'sentiment[plot]' (or pip install matplotlib)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -57,15 +65,29 @@ def require_matplotlib():
     return plt
 
 
-def check_report_paths(directory: str | Path, source: str | Path) -> None:
-    """Check that none of the report files written into ``directory`` is the input file
-    ``source`` (under any spelling, symbolic or hard link).
+def check_report_paths(directory: str | Path, source: str | Path | None = None,
+                       model_dir: str | Path | None = None) -> None:
+    """Check, before any work, that the report files can be written into ``directory``:
+    it can be created or written to, none of the file names is taken by a directory, none is
+    the input file ``source`` (under any spelling, symbolic or hard link), and ``directory``
+    is not the model directory ``model_dir`` or inside it.
 
     Raises:
-        ConfigError: a report file is ``source``; the message names both paths.
+        ConfigError: naming the path and the problem.
     """
+    directory = Path(directory).expanduser()
+    shown = repr(str(directory))
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"report {shown} is a file, not a directory")
+    check_writable(directory, shown)
+    if model_dir is not None:
+        check_not_inside(directory, model_dir)
     for name in REPORT_FILES:
-        check_not_input(Path(directory).expanduser() / name, source)
+        if (directory / name).is_dir():
+            raise ConfigError(f"report {shown}: {directory / name} is a directory; the report "
+                              f"writes a file {name} there")
+        if source is not None:
+            check_not_input(directory / name, source)
 
 
 def _json_number(value):
@@ -244,8 +266,7 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
     """
     plt = require_matplotlib()
     directory = Path(directory).expanduser()
-    if source is not None:
-        check_report_paths(directory, source)
+    check_report_paths(directory, source)
     y_true = np.asarray(y_true, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     metrics = report_metrics(y_true, probabilities, labels)
@@ -285,3 +306,66 @@ def evaluate_with_report(predictor, data, directory: str | Path,
     probabilities = predictor.predict_proba(data.texts, batch_size=batch_size)
     return write_report(directory, data.texts, y_true, probabilities, predictor.labels,
                         raw_labels=data.labels, source=data.source)
+
+
+# ----------------------------------------------------------------------------- forecasts
+
+
+def format_timestamp(stamp: np.datetime64) -> str:
+    """``2016-07-01 13:00:00``, or ``2016-07-01`` at midnight of a daily or coarser series."""
+    return str(np.datetime64(stamp, "s")).replace("T", " ")
+
+
+def write_forecast_csv(forecast: Forecast, path: str | Path | None = None,
+                       date_column: str = "date") -> str:
+    """The forecast as CSV text (timestamp column, then one column per target, original
+    units); also written to ``path`` when given. Returns the text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    daily = (forecast.timestamps is not None and len(forecast.timestamps)
+             and not np.any((forecast.timestamps.astype(np.int64)) % 86400))
+    header = ([date_column] if forecast.timestamps is not None else ["step"]) \
+        + list(forecast.columns)
+    writer.writerow(header)
+    for i, row in enumerate(forecast.values):
+        if forecast.timestamps is None:
+            key = str(i + 1)
+        elif daily:
+            key = str(forecast.timestamps[i].astype("datetime64[D]"))
+        else:
+            key = format_timestamp(forecast.timestamps[i])
+        writer.writerow([key] + [f"{float(v):.6g}" for v in row])
+    text = buffer.getvalue()
+    if path is not None:
+        Path(path).expanduser().write_text(text, encoding="utf-8")
+    return text
+
+
+def plot_forecast(forecast: Forecast, path: str | Path, title: str | None = None) -> None:
+    """Save a PNG with one panel per target: the history (solid) and the forecast (dashed).
+
+    Raises:
+        ConfigError: when matplotlib is not installed (``pip install 'sentiment[plot]'``).
+    """
+    plt = require_matplotlib("plot_forecast")
+    n = len(forecast.columns)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.6 * n + 0.6), sharex=True, squeeze=False)
+    history_x = (forecast.history_timestamps if forecast.history_timestamps is not None
+                 else np.arange(-len(forecast.history_values) + 1, 1))
+    future_x = (forecast.timestamps if forecast.timestamps is not None
+                else np.arange(1, len(forecast.values) + 1))
+    for j, name in enumerate(forecast.columns):
+        ax = axes[j, 0]
+        ax.plot(history_x, forecast.history_values[:, j], color="tab:blue", label="history")
+        ax.plot(future_x, forecast.values[:, j], color="tab:orange", linestyle="--",
+                label="forecast")
+        ax.axvline(history_x[-1], color="grey", linewidth=0.8)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left")
+    if title:
+        axes[0, 0].set_title(title)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(Path(path).expanduser(), dpi=100)
+    plt.close(fig)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from .data import LabelledTexts
 from .errors import DataError
 from .fingerprints import FILES_KEY, fingerprint_files
 from .labels import label_indices, label_set, split_validation
+from .versions import library_versions
 
 
 @dataclass(frozen=True)
@@ -68,19 +68,6 @@ def dtype_policy(mixed_precision: bool):
         yield name
     finally:
         keras.mixed_precision.set_global_policy(previous)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that define a saved model's behaviour."""
-    import keras
-    import tensorflow as tf
-    import tensorflow_text
-
-    from . import __version__
-
-    return {"sentiment": __version__, "tensorflow": tf.__version__,
-            "tensorflow_text": tensorflow_text.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "python": platform.python_version()}
 
 
 def learning_rate(training: TrainingConfig, examples: int):
@@ -153,7 +140,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     keras.utils.set_random_seed(training.seed)
 
     with dtype_policy(training.mixed_precision) as policy:
-        config = config.replace(labels=names, label_values=values, mixed_precision=policy)
+        config = config.replace(labels=names, label_values=values, dtype_policy=policy)
         y_train = label_indices(train, config)
         y_validation = label_indices(validation, config)
         y_test = label_indices(test, config) if test is not None else None
@@ -244,7 +231,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         vocabulary.save(tmp / VOCAB_FILE)
         write_json(tmp / CONFIG_FILE, {"classifier": config.to_dict(),
                                        "training": training.to_dict(),
-                                       "versions": library_versions(),
+                                       "versions": library_versions("tensorflow_text"),
                                        FILES_KEY: fingerprint_files(tmp, (MODEL_FILE,
                                                                           VOCAB_FILE))})
         write_json(tmp / METRICS_FILE, metrics)

@@ -22,6 +22,55 @@ def test_help_answers_without_importing_tensorflow():
     assert "train" in out.stdout and "predict" in out.stdout
 
 
+@pytest.mark.parametrize("args", [["train", "--help"], ["forecast", "train", "--help"],
+                                  ["train", "--arch", "transformer"],
+                                  ["forecast", "train", "--lookback", "0", "--horizon", "2"]])
+def test_command_help_and_option_errors_answer_without_importing_tensorflow(args):
+    code = ("import sys; from sentiment.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit as stop:\n    code = stop.code\n"
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+            "print('exit', code)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == ("exit 0" if "--help" in args else "exit 2")
+
+
+def test_train_options_are_the_settings_with_their_defaults():
+    """Without options, `train` and `forecast train` build the dataclasses' defaults; every
+    command-line setting has its option."""
+    from sentiment.cli import train
+    from sentiment.cli.dataclass_options import cli_settings, config_from_options
+    from sentiment.cli.forecast import train as forecast_train
+    from sentiment.config import (ClassifierConfig, ForecasterConfig, ForecastTrainingConfig,
+                                  TrainingConfig)
+
+    options = dict(train.make_context("train", []).params)
+    assert config_from_options(ClassifierConfig, options) == ClassifierConfig()
+    assert config_from_options(TrainingConfig, options) == TrainingConfig()
+    assert set(options) == {"dataset", "train_file", "validation_file", "test_file",
+                            "text_column", "label_column", "keep_label_strings", "limit",
+                            "output_dir", "quiet"}
+    options = dict(forecast_train.make_context("train", ["--lookback", "96", "--horizon",
+                                                         "24"]).params)
+    assert config_from_options(ForecasterConfig, options) == ForecasterConfig()
+    assert config_from_options(ForecastTrainingConfig, options) == ForecastTrainingConfig()
+    names = {option for param in forecast_train.params for option in param.opts}
+    for config_class in (ForecasterConfig, ForecastTrainingConfig):
+        for f in cli_settings(config_class):
+            assert (f.metadata["option"] or "--" + f.name.replace("_", "-")) in names
+    options = dict(forecast_train.make_context("train", [
+        "--lookback", "8", "--horizon", "2", "--no-calendar", "--channel-independent",
+        "--max-windows", "5"]).params)
+    config = config_from_options(ForecasterConfig, options, targets=("a",), inputs=("a",))
+    assert (config.calendar, config.channel_independent) == ((), True)
+    assert config_from_options(ForecastTrainingConfig, options).max_train_windows == 5
+    options = dict(train.make_context("train", ["--kernel-sizes", "2,4", "--mixed-precision",
+                                                "--no-bucketing"]).params)
+    assert config_from_options(ClassifierConfig, options).kernel_sizes == (2, 4)
+    training = config_from_options(TrainingConfig, options)
+    assert training.mixed_precision is True and training.bucketing is False
+
+
 def test_option_errors_exit_2_without_traceback(runner):
     result = runner.invoke(main, ["train", "--arch", "transformer"])
     assert result.exit_code == 2 and "transformer" in result.output

@@ -24,7 +24,8 @@ def run(*args):
 def one_line_error(result, *expected):
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
+    lines = [line for line in result.output.splitlines() if line.strip()
+             and not line.startswith(("Usage:", "Try "))]  # click's usage lines
     assert len(lines) == 1, result.output
     for text in expected:
         assert text in lines[0], lines[0]
@@ -124,3 +125,52 @@ def test_forecast_train_names_a_non_numeric_cell_instead_of_dropping_its_column(
     one_line_error(run("forecast", "train", "--data", path, "--lookback", "4", "--horizon",
                        "2", "--epochs", "1", "--output", tmp_path / "f", "--quiet"),
                    "ett.csv: column 'HULL' is not numeric: line 22 holds 'abc'")
+
+
+def test_score_refuses_an_input_named_like_its_hidden_files(tmp_path, model_copy, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    texts, labels = make_reviews(5)
+    for hidden in (".o.csv.partial", ".o.csv.score-state.json", ".o.csv.lock"):
+        source = write_labelled_csv(tmp_path / hidden, texts, labels)
+        before = source.read_bytes()
+        one_line_error(run("score", hidden, "--format", "csv", "-o", "o.csv", "--model",
+                           model_copy), "would replace the input")
+        assert source.read_bytes() == before
+
+
+def test_outputs_inside_the_model_directory_are_refused(tmp_path, model_copy):
+    texts, labels = make_reviews(5)
+    source = write_labelled_csv(tmp_path / "in.csv", texts, labels)
+    vocabulary = (model_copy / "vocab.txt").read_bytes()
+    one_line_error(run("score", source, "-o", model_copy / "vocab.txt", "--output-format",
+                       "jsonl", "--model", model_copy), "is in the model directory")
+    assert (model_copy / "vocab.txt").read_bytes() == vocabulary
+    one_line_error(run("export", "--model", model_copy, "--output", model_copy / "exported"),
+                   "is in the model directory")
+    pytest.importorskip("matplotlib")
+    metrics = (model_copy / "metrics.json").read_bytes()
+    one_line_error(run("evaluate", "--model", model_copy, "--test", source, "--report",
+                       model_copy), "is in the model directory")
+    assert (model_copy / "metrics.json").read_bytes() == metrics
+    assert sorted(p.name for p in model_copy.iterdir()) == [
+        "config.json", "metrics.json", "model.keras", "vocab.txt"]
+
+
+def test_evaluate_report_problems_are_found_before_the_model_loads(tmp_path, model_copy):
+    pytest.importorskip("matplotlib")
+    texts, labels = make_reviews(5)
+    source = write_labelled_csv(tmp_path / "in.csv", texts, labels)
+    (tmp_path / "report" / "roc.png").mkdir(parents=True)
+    one_line_error(run("evaluate", "--model", tmp_path / "no-model", "--test", source,
+                       "--report", tmp_path / "report"), "roc.png is a directory")
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["roc.png"]
+    one_line_error(run("evaluate", "--model", tmp_path / "no-model", "--test", source,
+                       "--report", "/proc/sentiment-report"), "cannot write in /proc")
+
+
+def test_forecast_predict_refuses_one_path_for_the_forecast_and_the_plot(tmp_path):
+    history = tmp_path / "h.csv"
+    history.write_text("date,x\n2020-01-01,1\n")
+    one_line_error(run("forecast", "predict", "--model", tmp_path / "m", "--data", history,
+                       "-o", tmp_path / "same.png", "--plot", tmp_path / "sub/../same.png"),
+                   "-o and --plot name the same file")

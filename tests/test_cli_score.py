@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from conftest import make_reviews, write_labelled_csv
 from sentiment.cli import main
-from sentiment.cli import score as score_cli
 from sentiment import scoring
+from sentiment.io import formats
 
 
 def run(args, input=None):
@@ -25,8 +25,9 @@ def run(args, input=None):
 
 
 def test_format_choices_match_the_library():
-    assert score_cli.INPUT_FORMATS == scoring.INPUT_FORMATS
-    assert score_cli.OUTPUT_FORMATS == scoring.OUTPUT_FORMATS
+    options = {param.name: param for param in main.commands["score"].params}
+    assert tuple(options["input_format"].type.choices) == formats.INPUT_FORMATS
+    assert tuple(options["output_format"].type.choices) == formats.OUTPUT_FORMATS
 
 
 def test_cli_module_imports_neither_tensorflow_nor_pyarrow():

@@ -2,9 +2,20 @@ from pathlib import Path
 
 import pytest
 
+import dataclasses
+import json
+
 from sentiment.artifacts import ArtifactKind, atomic_directory, check_replaceable
-from sentiment.config import ClassifierConfig, TrainingConfig
+from sentiment.config import (
+    ClassifierConfig,
+    ForecasterConfig,
+    ForecastTrainingConfig,
+    TrainingConfig,
+    settings,
+)
 from sentiment.errors import ConfigError
+
+CONFIGS = (ClassifierConfig, TrainingConfig, ForecasterConfig, ForecastTrainingConfig)
 
 
 def test_round_trip_and_unknown_keys_ignored():
@@ -42,6 +53,67 @@ def test_training_config_validation():
     with pytest.raises(ConfigError, match="adversarial must be >= 0; received -1.0"):
         TrainingConfig(adversarial=-1.0)
     assert TrainingConfig().adversarial == 0.0  # off by default
+
+
+def test_classifier_config_keeps_the_dtype_policy_and_reads_old_files():
+    config = ClassifierConfig(dtype_policy="mixed_bfloat16")
+    assert config.to_dict()["dtype_policy"] == "mixed_bfloat16"
+    assert "mixed_precision" not in config.to_dict()
+    # config.json of older versions held the policy string under "mixed_precision"
+    old = {key: value for key, value in config.to_dict().items() if key != "dtype_policy"}
+    assert ClassifierConfig.from_dict({**old, "mixed_precision": "mixed_bfloat16"}) == config
+    with pytest.raises(ConfigError, match="dtype_policy must be one of float32, mixed_float16, "
+                                          "mixed_bfloat16; received 'float64'"):
+        ClassifierConfig(dtype_policy="float64")
+    with pytest.raises(ConfigError, match="expected an object"):
+        ClassifierConfig.from_dict(["gru"])
+
+
+def test_forecaster_config_validation_and_round_trip():
+    config = ForecasterConfig(lookback=24, horizon=6, targets=("a",), inputs=("a", "b"),
+                              mean=(1.0, 2.0), std=(1.0, 1.0))
+    assert ForecasterConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.normalizer.mean == (1.0, 2.0)
+    with pytest.raises(ConfigError, match="no normalization statistics"):
+        ForecasterConfig(targets=("a",), inputs=("a",)).normalizer  # noqa: B018
+    with pytest.raises(ConfigError, match="inputs must start with the targets"):
+        ForecasterConfig(targets=("a",), inputs=("b", "a"))
+    with pytest.raises(ConfigError, match="decoder must be one of"):
+        ForecasterConfig(targets=("a",), inputs=("a",), decoder="beam")
+    with pytest.raises(ConfigError, match="extra input features"):
+        ForecasterConfig(targets=("a",), inputs=("a", "b"), channel_independent=True)
+    with pytest.raises(ConfigError, match=r"highway \(25\) must not exceed lookback \(24\)"):
+        ForecasterConfig(lookback=24, targets=("a",), inputs=("a",), highway=25)
+    with pytest.raises(ConfigError, match="ensemble must be an integer >= 1; received 0"):
+        ForecasterConfig(targets=("a",), inputs=("a",), ensemble=0)
+    with pytest.raises(ConfigError, match="season must be an integer >= 1; received 0"):
+        ForecasterConfig(targets=("a",), inputs=("a",), season=0)
+    with pytest.raises(ConfigError, match="lookback must be an integer >= 1; received True"):
+        ForecasterConfig(lookback=True)
+    with pytest.raises(ConfigError, match="max_train_windows must be an integer >= 1"):
+        ForecastTrainingConfig(max_train_windows=0)
+    assert ForecastTrainingConfig(max_train_windows=None).max_train_windows is None
+
+
+@pytest.mark.parametrize("config_class", CONFIGS)
+def test_every_config_has_to_dict_from_dict_and_replace(config_class):
+    config = config_class()
+    data = config.to_dict()
+    assert list(data) == [f.name for f in dataclasses.fields(config_class)]
+    assert config_class.from_dict(json.loads(json.dumps({**data, "added_later": 1}))) == config
+    # the first integer setting with a lower bound: replace validates again
+    f = next(f for f in settings(config_class) if f.metadata["min"] is not None
+             and type(f.default) is int)
+    assert getattr(config.replace(**{f.name: f.default + 1}), f.name) == f.default + 1
+    with pytest.raises(ConfigError, match=f"{f.name} must be an integer >= "):
+        config.replace(**{f.name: f.metadata["min"] - 1})
+
+
+@pytest.mark.parametrize("config_class", CONFIGS)
+def test_defaults_are_among_their_choices(config_class):
+    for f in settings(config_class):
+        if f.metadata["choices"] is not None and f.default is not None:
+            assert f.default in f.metadata["choices"], f.name
 
 
 KIND = ArtifactKind("test artifact", required=("a.txt",), allowed=("a.txt", "b.txt"))

@@ -124,3 +124,34 @@ def test_named_datasets_from_the_local_directory(monkeypatch):
     assert splits.label_names == {"0": "negative", "1": "positive"}
     with pytest.raises(DataError, match="unknown data set 'mnist'"):
         load_named_dataset("mnist")
+
+
+def test_ragged_rows_invalid_utf8_and_empty_files(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(b'text,label\n"two\nlines",1\n\xff bad,0\nthree,1,extra\n')
+    with pytest.raises(DataError, match=r"train.csv: row 3 \(line 5\): expected 2 fields, "
+                                        "found 3"):
+        load_labelled_file(path)
+    path.write_bytes(b'text,label\n"two\nlines",1\n\xff bad,0\n')
+    assert load_labelled_file(path).texts == ("two\nlines", "\ufffd bad")
+    for name, content in (("empty.jsonl", ""), ("blank.jsonl", "\n\n"),
+                          ("header.tsv", "sentence\tlabel\n")):
+        (tmp_path / name).write_text(content)
+        with pytest.raises(DataError, match=f"{name}: the file has no rows"):
+            load_labelled_file(tmp_path / name, "sentence" if name.endswith("tsv") else "text")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"empty.csv: the file is empty \(no header line\)"):
+        load_labelled_file(tmp_path / "empty.csv")
+
+
+def test_parquet_reads_only_the_two_columns_and_keeps_label_types(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"id": [1, 2], "body": pa.array(["a", "b"], pa.large_string()),
+                             "stars": [4.0, 1.5], "blob": [b"x", b"y"]}), tmp_path / "t.pq")
+    data = load_labelled_file(tmp_path / "t.pq", "body", "stars")
+    assert data.texts == ("a", "b") and data.labels == ("4", "1.5")
+    with pytest.raises(DataError, match=r"t.pq: no column 'text'; columns are 'id', 'body', "
+                                        r"'stars', 'blob' \(use --text-column / --label-column\)"):
+        load_labelled_file(tmp_path / "t.pq")

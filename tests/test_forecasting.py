@@ -1,5 +1,6 @@
-"""Forecasting end to end: baselines by hand, configuration, training, loading, prediction
-timestamps, evaluation, and the ``sentiment forecast`` commands."""
+"""Forecasting end to end: choosing columns, training, loading (``sentiment.forecaster``),
+prediction timestamps, evaluation, and the ``sentiment forecast`` commands. The baselines and
+error metrics are tested in test_metrics.py, the configurations in test_config.py."""
 
 from __future__ import annotations
 
@@ -13,14 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import require_data
-from sentiment.errors import ConfigError, DataError
-from sentiment.forecasting import (
-    ForecasterConfig,
-    error_report,
-    repeat_last,
-    resolve_columns,
-    seasonal_naive,
-)
+from sentiment.errors import DataError
+from sentiment.forecasting import resolve_columns
 from sentiment.timeseries.data import TimeSeries
 
 
@@ -38,44 +33,7 @@ def hourly_csv(path: Path, n: int = 240, nan_rows: tuple[int, ...] = ()) -> Path
     return path
 
 
-# ----------------------------------------------------------------------------- baselines
-
-
-def test_repeat_last_and_seasonal_naive_by_hand():
-    # One window, lookback 6, one target: history 1..6 with the last value missing.
-    past = np.array([1, 2, 3, 4, 5, np.nan], np.float32).reshape(1, 6, 1)
-    np.testing.assert_array_equal(repeat_last(past, 1)[0, :, 0], [5])
-    # Season 3, horizon 4: y[T+h] = x[T+h-3*ceil(h/3)] (0-based x[0..5]) -> x[3], x[4],
-    # x[5] (missing: last observed value 5), x[3].
-    np.testing.assert_array_equal(seasonal_naive(past, 1, 3, 4)[0, :, 0], [4, 5, 5, 4])
-    with pytest.raises(ConfigError, match="lookback >= season"):
-        seasonal_naive(past, 1, 7, 2)
-
-
-def test_error_report_by_hand_with_missing_targets():
-    y_true = np.array([[[1.0], [2.0]], [[np.nan], [4.0]]])
-    y_pred = np.array([[[0.0], [2.0]], [[9.0], [2.0]]])
-    report = error_report(y_true, y_pred)
-    assert report["mse"] == pytest.approx((1 + 0 + 4) / 3)
-    assert report["mae"] == pytest.approx((1 + 0 + 2) / 3)
-    assert report["per_step"]["mse"] == pytest.approx([1.0, 2.0])
-    assert report["per_target"]["mae"] == pytest.approx([1.0])
-
-
-def test_config_validation_and_round_trip():
-    config = ForecasterConfig(lookback=24, horizon=6, targets=("a",), inputs=("a", "b"),
-                              mean=(1.0, 2.0), std=(1.0, 1.0))
-    assert ForecasterConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    with pytest.raises(ConfigError, match="inputs must start with the targets"):
-        ForecasterConfig(targets=("a",), inputs=("b", "a"))
-    with pytest.raises(ConfigError, match="decoder must be one of"):
-        ForecasterConfig(targets=("a",), inputs=("a",), decoder="beam")
-    with pytest.raises(ConfigError, match="extra input features"):
-        ForecasterConfig(targets=("a",), inputs=("a", "b"), channel_independent=True)
-    with pytest.raises(ConfigError, match=r"highway \(25\) must not exceed lookback \(24\)"):
-        ForecasterConfig(lookback=24, targets=("a",), inputs=("a",), highway=25)
-    with pytest.raises(ConfigError, match="ensemble must be"):
-        ForecasterConfig(targets=("a",), inputs=("a",), ensemble=0)
+def test_resolve_columns():
     series = TimeSeries(np.zeros((3, 3)), ("a", "b", "c"))
     assert resolve_columns(series, ["c"], None) == (("c",), ("c",))
     assert resolve_columns(series, ["c"], ["all"]) == (("c",), ("c", "a", "b"))
@@ -119,7 +77,7 @@ def test_model_directory_and_config(trained):
 
 
 def test_forecaster_load_and_predict_timestamps(trained):
-    from sentiment.forecasting import Forecaster
+    from sentiment.forecaster import Forecaster
     from sentiment.timeseries.data import read_series_csv
 
     model_dir, csv = trained
@@ -141,7 +99,7 @@ def test_forecaster_load_and_predict_timestamps(trained):
 
 def test_missing_model_directory_is_a_model_error(tmp_path):
     from sentiment.errors import ModelError
-    from sentiment.forecasting import Forecaster
+    from sentiment.forecaster import Forecaster
 
     with pytest.raises(ModelError, match="does not exist"):
         Forecaster.load(tmp_path / "none")
@@ -155,7 +113,7 @@ def test_a_changed_forecaster_directory_is_refused(trained, tmp_path):
     import shutil
 
     from sentiment.errors import ModelError
-    from sentiment.forecasting import Forecaster
+    from sentiment.forecaster import Forecaster
 
     model_dir, _ = trained
     recorded = json.loads((model_dir / "config.json").read_text())["files"]
@@ -273,6 +231,10 @@ def test_resampled_scores_train_a_sentiment_index(tmp_path):
         "--resample", "1D", "--features", "count", "--lookback", "14", "--horizon", "7",
         "--units", "4", "--epochs", "1", "--output", str(tmp_path / "m"), "--quiet"])
     assert result.exit_code == 0, result.output
+    # without --score-column, a file without prob_ columns averages its score column
+    assert "index: the mean of column 'score' and the row count per 1D period" in result.output
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["forecaster"]
+    assert saved["resample"] == "1D" and saved["score_column"] == "score"  # the column used
     predicted = CliRunner().invoke(main, ["forecast", "predict", "--model", str(tmp_path / "m"),
                                           "--data", str(scored)])
     assert predicted.exit_code == 0, predicted.output
@@ -280,6 +242,33 @@ def test_resampled_scores_train_a_sentiment_index(tmp_path):
     assert rows[0] == "created,score" and len(rows) == 8
     last_day = max(np.datetime64(line.rsplit(",", 1)[1]) for line in lines[1:])
     assert rows[1].startswith(str(last_day.astype("datetime64[D]") + np.timedelta64(1, "D")))
+
+
+def test_the_index_of_a_scored_file_averages_the_positive_probability(tmp_path):
+    from sentiment.cli import main
+
+    rng = np.random.default_rng(1)
+    lines = ["text,predicted_label,predicted_score,prob_neg,prob_pos,error,created"]
+    for day in range(60):
+        p = float(rng.uniform())
+        stamp = np.datetime64("2022-01-01") + np.timedelta64(day, "D")
+        lines.append(f"t{day},{'pos' if p > 0.5 else 'neg'},{max(p, 1 - p):.4f},{1 - p:.4f},"
+                     f"{p:.4f},,{stamp}")
+    scored = tmp_path / "scored.csv"
+    scored.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, [
+        "forecast", "train", "--data", str(scored), "--date-column", "created",
+        "--resample", "1D", "--lookback", "7", "--horizon", "2", "--units", "4",
+        "--epochs", "1", "--output", str(tmp_path / "m"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("index: the mean of column 'prob_pos' and the row count "
+                                    "per 1D period\n")
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["forecaster"]
+    assert saved["targets"] == ["prob_pos"] and saved["score_column"] == "prob_pos"
+    predicted = CliRunner().invoke(main, ["forecast", "predict", "--model", str(tmp_path / "m"),
+                                          "--data", str(scored)])
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.output.splitlines()[0] == "created,prob_pos"
 
 
 def test_help_does_not_import_tensorflow():
@@ -313,8 +302,9 @@ def test_etth1_cli_on_a_small_slice(tmp_path, monkeypatch):
 
 
 def test_ensemble_forecasts_the_mean_of_its_members_and_reloads(tmp_path):
-    from sentiment.forecasting import (Forecaster, ForecasterConfig, ForecastTrainingConfig,
-                                       train_forecaster)
+    from sentiment.config import ForecasterConfig, ForecastTrainingConfig
+    from sentiment.forecaster import Forecaster
+    from sentiment.forecasting import train_forecaster
     from sentiment.timeseries.data import read_series_csv
 
     series = read_series_csv(hourly_csv(tmp_path / "series.csv"), "timestamp")

@@ -28,3 +28,45 @@ def test_report_on_a_hand_computed_case():
                                           "support": 2}
     assert report["macro_f1"] == 0.5
     assert report["roc_auc"] == pytest.approx(0.75)  # pos scores 0.7, 0.2 vs neg 0.1, 0.6
+
+
+# ----------------------------------------------------------------------------- forecasting
+
+
+def test_repeat_last_and_seasonal_naive_by_hand():
+    from sentiment.errors import ConfigError
+    from sentiment.metrics import repeat_last, seasonal_naive
+
+    # One window, lookback 6, one target: history 1..6 with the last value missing.
+    past = np.array([1, 2, 3, 4, 5, np.nan], np.float32).reshape(1, 6, 1)
+    np.testing.assert_array_equal(repeat_last(past, 1)[0, :, 0], [5])
+    # Season 3, horizon 4: y[T+h] = x[T+h-3*ceil(h/3)] (0-based x[0..5]) -> x[3], x[4],
+    # x[5] (missing: last observed value 5), x[3].
+    np.testing.assert_array_equal(seasonal_naive(past, 1, 3, 4)[0, :, 0], [4, 5, 5, 4])
+    with pytest.raises(ConfigError, match="lookback >= season"):
+        seasonal_naive(past, 1, 7, 2)
+
+
+def test_error_report_by_hand_with_missing_targets():
+    from sentiment.metrics import error_report
+
+    y_true = np.array([[[1.0], [2.0]], [[np.nan], [4.0]]])
+    y_pred = np.array([[[0.0], [2.0]], [[9.0], [2.0]]])
+    report = error_report(y_true, y_pred)
+    assert report["mse"] == pytest.approx((1 + 0 + 4) / 3)
+    assert report["mae"] == pytest.approx((1 + 0 + 2) / 3)
+    assert report["per_step"]["mse"] == pytest.approx([1.0, 2.0])
+    assert report["per_target"]["mae"] == pytest.approx([1.0])
+
+
+def test_baseline_reports_and_default_season():
+    from sentiment.metrics import baseline_reports, default_season, error_report
+    from sentiment.timeseries.windows import make_windows
+
+    assert [default_season(f) for f in (None, 3600, 900, 86400, 7 * 86400)] == [1, 24, 96, 7, 1]
+    values = np.arange(40, dtype=np.float32).reshape(20, 2)
+    windows = make_windows(values, 6, 2, [0], None, ())
+    reports = baseline_reports(windows, 1, 3)
+    assert reports["repeat_last"] == error_report(windows.targets, windows.past[:, -1:, :1])
+    assert reports["seasonal_naive"]["season"] == 3
+    assert baseline_reports(windows, 1, 7)["seasonal_naive"] is None  # lookback < season

@@ -165,3 +165,33 @@ def test_undecodable_bytes_become_replacement_characters(tiny_predictor):
     assert tiny_predictor.predict(raw)["label"] in tiny_predictor.labels
     explanation = tiny_predictor.explain(raw, method="integrated_gradients", steps=4)
     assert len(explanation["tokens"]) == len(explanation["attributions"]) > 0
+
+
+def test_a_config_json_of_an_older_version_still_loads(tmp_path, tiny_model_dir, tiny_predictor):
+    # before the rename, the classifier's dtype policy was saved as "mixed_precision"
+    model = copy_model(tiny_model_dir, tmp_path / "m")
+    config = json.loads((model / "config.json").read_text())
+    config["classifier"]["mixed_precision"] = config["classifier"].pop("dtype_policy")
+    (model / "config.json").write_text(json.dumps(config))
+    loaded = Predictor.load(model)
+    assert loaded.config == tiny_predictor.config
+    np.testing.assert_array_equal(loaded.predict_proba(["great fun"]),
+                                  tiny_predictor.predict_proba(["great fun"]))
+
+
+def test_a_directory_of_another_kind_or_an_invalid_configuration_is_refused(tmp_path,
+                                                                            tiny_model_dir):
+    forecaster = tmp_path / "forecaster"
+    forecaster.mkdir()
+    (forecaster / "config.json").write_text('{"forecaster": {}}')
+    with pytest.raises(ModelError, match=r"forecaster holds no classifier \(its config.json has "
+                                         r"no 'classifier' entry\); train one with `sentiment "
+                                         r"train`"):
+        Predictor.load(forecaster)
+    model = copy_model(tiny_model_dir, tmp_path / "m")
+    config = json.loads((model / "config.json").read_text())
+    config["classifier"]["arch"] = "transformer"
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"m/config.json is not a valid classifier configuration "
+                                         r"\(arch must be one of"):
+        Predictor.load(model)

@@ -1,4 +1,6 @@
-"""sentiment.scoring: streaming batch scoring of files, row for row, atomic and resumable."""
+"""sentiment.scoring: streaming batch scoring of files, row for row, atomic and resumable.
+
+The readers, writers and format detection it uses are tested in tests/io/."""
 
 from __future__ import annotations
 
@@ -12,15 +14,8 @@ import pytest
 
 from conftest import make_reviews
 from sentiment.errors import ConfigError, DataError
-from sentiment.scoring import (
-    INPUT_FORMATS,
-    OUTPUT_FORMATS,
-    detect_format,
-    predict_chunk,
-    resolve_output_format,
-    score_file,
-    state_paths,
-)
+from sentiment.io.formats import OUTPUT_FORMATS
+from sentiment.scoring import predict_chunk, score_file, state_paths
 
 COLUMNS = ["predicted_label", "predicted_score", "error"]
 
@@ -239,20 +234,6 @@ def test_tsv_output_refuses_values_with_tabs_and_leaves_nothing(tmp_path, tiny_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
-def test_format_detection():
-    assert detect_format("a/b.CSV") == "csv" and detect_format("x.ndjson") == "jsonl"
-    assert detect_format("-") == "txt" and detect_format("-", "jsonl") == "jsonl"
-    with pytest.raises(ConfigError, match="standard input cannot be read as parquet"):
-        detect_format("-", "parquet")
-    with pytest.raises(ConfigError, match="--format"):
-        detect_format("data.xlsx")
-    assert resolve_output_format("txt", None) == "jsonl"
-    assert resolve_output_format("csv", "out.parquet") == "parquet"
-    assert resolve_output_format("csv", "out.dat") == "csv"
-    assert resolve_output_format("csv", "out.parquet", "tsv") == "tsv"
-    assert set(OUTPUT_FORMATS) < set(INPUT_FORMATS)
-
-
 class Interrupt:
     """A progress callback that raises KeyboardInterrupt once ``after`` rows are done."""
 
@@ -349,28 +330,6 @@ def test_output_must_not_replace_input(tmp_path, tiny_predictor, rows):
     write_input(source, "csv", rows)
     with pytest.raises(ConfigError, match="replace the input"):
         score_file(tiny_predictor, source, source)
-
-
-def test_parquet_reader_holds_one_chunk_not_every_row_group_read(tmp_path):
-    """Streaming: Arrow memory while reading a many-row-group file stays near one chunk. (With
-    pyarrow's default pre-buffering, ``iter_batches`` kept every row group read so far.)"""
-    from sentiment.scoring import _ParquetReader
-
-    path = tmp_path / "big.parquet"
-    rng = np.random.default_rng(0)  # incompressible text: the file holds what memory would
-    group = pa.table({"text": [rng.bytes(1000).hex() for _ in range(1000)]})  # 2 MB per group
-    with pq.ParquetWriter(path, group.schema) as writer:
-        for _ in range(16):
-            writer.write_table(group, row_group_size=1000)
-    reader = _ParquetReader(str(path), "text")
-    before = pa.total_allocated_bytes()
-    peak, rows = 0, 0
-    for chunk in reader.chunks(500, 0):
-        rows += chunk.rows
-        peak = max(peak, pa.total_allocated_bytes() - before)
-    reader.close()
-    assert rows == 16_000
-    assert peak < 8 * group.nbytes, f"{peak / 2**20:.1f} MiB of Arrow memory held"
 
 
 def test_an_output_reaching_the_input_another_way_is_refused(tmp_path, tiny_predictor, rows,
@@ -488,3 +447,26 @@ def test_undecodable_bytes_are_scored_as_replacement_characters(tmp_path, tiny_p
     assert rows[0]["text"] == cleaned
     expected = tiny_predictor.predict_proba([cleaned])[0]
     assert rows[0]["prob_pos"] == pytest.approx(float(expected[1]), abs=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_scored_dated_file_resamples_into_the_positive_class_index(tmp_path, tiny_predictor,
+                                                                     fmt):
+    """README's "A sentiment index": score a dated file, resample it without naming the
+    column; the index is the mean probability of the positive class, never predicted_score."""
+    from sentiment.timeseries.data import resample_scores
+
+    texts, _ = make_reviews(12, seed=3)
+    rows = [{"text": text if i != 4 else "", "created": f"2024-05-0{1 + i // 4}T{i:02d}:30:00"}
+            for i, text in enumerate(texts)]
+    source = tmp_path / f"posts.{fmt}"
+    write_input(source, fmt, rows)
+    target = tmp_path / f"scored.{fmt}"
+    score_file(tiny_predictor, source, target, probabilities=True)
+    series = resample_scores(target, "created", None, "1D")
+    assert series.columns == ("prob_pos", "count")  # the tiny model's labels are neg, pos
+    probabilities = tiny_predictor.predict_proba([row["text"] or "x" for row in rows])[:, 1]
+    expected = [np.mean([p for i, p in enumerate(probabilities) if i // 4 == day and i != 4])
+                for day in range(3)]
+    np.testing.assert_allclose(series.values[:, 0], expected, rtol=1e-5)
+    assert series.values[:, 1].tolist() == [4, 4, 4]  # the unscorable row is still counted

@@ -191,8 +191,14 @@ def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path, tiny_data):
     result = train_classifier(train.head(200), ClassifierConfig(units=4, embedding_dim=8),
                               TrainingConfig(epochs=1, mixed_precision=True), tmp_path / "m",
                               test=test.head(50), verbose=0)
-    assert result.config.mixed_precision == "mixed_bfloat16"
+    assert result.config.dtype_policy == "mixed_bfloat16"
     assert result.metrics["training"]["dtype_policy"] == "mixed_bfloat16"
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["classifier"]["dtype_policy"] == "mixed_bfloat16"
+    assert saved["training"]["mixed_precision"] is True  # the request; the policy is above
+    assert "mixed_precision" not in saved["classifier"]
+    assert {"sentiment", "tensorflow", "tensorflow_text", "keras", "numpy",
+            "python"} == set(saved["versions"])
     assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
     probabilities = Predictor.load(tmp_path / "m").predict_proba(["fun", ""])
     assert probabilities.dtype == np.float32

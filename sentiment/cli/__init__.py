@@ -13,12 +13,12 @@ from pathlib import Path
 
 import click
 
-from ..config import (_CHOICES, EXPLAIN_METHODS, LEARNING_RATE_SCHEDULES, OPTIMIZERS,
-                      ClassifierConfig, TrainingConfig)
+from ..config import EXPLAIN_METHODS, ClassifierConfig, TrainingConfig
+from .dataclass_options import config_from_options, config_options
+from .export import export
+from .forecast import forecast
 from .options import (
     CliError,
-    batch_size_option,
-    ensemble_option,
     inference_batch_size_option,
     json_option,
     keep_label_strings_option,
@@ -26,30 +26,12 @@ from .options import (
     model_option,
     quiet_option,
     quiet_tensorflow,
-    seed_option,
     text_column_option,
     translate_errors,
 )
+from .score import score
 
-ARCHITECTURES = _CHOICES["arch"]
-POOLINGS = _CHOICES["pooling"]
-TOKENIZERS = _CHOICES["tokenizer"]
-TRUNCATIONS = _CHOICES["truncation"]
 NAMED_DATASETS = ("imdb", "sst2")
-#: Defaults of every train option come from the configuration dataclasses (defined once).
-MODEL, TRAINING = ClassifierConfig(), TrainingConfig()
-
-
-def _parse_kernel_sizes(ctx, param, value):
-    """``"3,4,5"`` -> ``(3, 4, 5)``; a usage error naming the option and the value otherwise."""
-    try:
-        sizes = tuple(int(part) for part in value.split(","))
-        if not sizes or min(sizes) < 1:
-            raise ValueError
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers >= 1, received {value!r}",
-                                 ctx=ctx, param=param) from None
-    return sizes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,77 +58,8 @@ def main():
 @text_column_option
 @label_column_option
 @keep_label_strings_option
-@click.option("--arch", type=click.Choice(ARCHITECTURES), default=MODEL.arch, show_default=True)
-@click.option("--embedding-dim", type=click.IntRange(min=1), default=MODEL.embedding_dim,
-              show_default=True)
-@click.option("--units", type=click.IntRange(min=1), default=MODEL.units, show_default=True,
-              help="Recurrent units per direction.")
-@click.option("--layers", type=click.IntRange(min=1), default=MODEL.layers, show_default=True,
-              help="Stacked recurrent layers.")
-@click.option("--filters", type=click.IntRange(min=1), default=MODEL.filters, show_default=True,
-              help="Conv1D filters per kernel width (cnn, cnn-lstm, cnn-gru).")
-@click.option("--kernel-sizes", default=",".join(map(str, MODEL.kernel_sizes)),
-              show_default=True, callback=_parse_kernel_sizes,
-              help="Conv1D kernel widths in tokens, comma-separated (cnn*).")
-@click.option("--pool-size", type=click.IntRange(min=1), default=MODEL.pool_size,
-              show_default=True, help="MaxPooling1D window of the cnn-lstm/cnn-gru front end.")
-@click.option("--pooling", type=click.Choice(POOLINGS), default=None,
-              help="Pooling over time (respects the mask).  [default: max; mean for fasttext]")
-@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=MODEL.dropout,
-              show_default=True, help="Dropout rate before the output layer.")
-@click.option("--embedding-dropout", type=click.FloatRange(0.0, 1.0, max_open=True),
-              default=MODEL.embedding_dropout, show_default=True,
-              help="SpatialDropout1D rate on the token embeddings.")
-@click.option("--max-length", type=click.IntRange(min=1), default=MODEL.max_length,
-              show_default=True,
-              help="Truncate texts to this many tokens.")
-@click.option("--truncation", type=click.Choice(TRUNCATIONS), default=MODEL.truncation,
-              show_default=True,
-              help="Keep the first tokens, or the first quarter and the last three quarters.")
-@click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=MODEL.tokenizer,
-              show_default=True)
-@click.option("--vocab-size", type=click.IntRange(min=3), default=MODEL.vocab_size,
-              show_default=True,
-              help="Maximum vocabulary size, padding and OOV token included.")
-@click.option("--min-frequency", type=click.IntRange(min=1), default=MODEL.min_frequency,
-              show_default=True,
-              help="Minimum count of a token in the training split to enter the vocabulary.")
-@click.option("--ngrams", type=click.IntRange(min=1), default=MODEL.ngrams, show_default=True,
-              help="Add word n-grams up to this order to the tokens and the vocabulary "
-              "(2: bigrams, as fastText; word tokenizers only).")
-@ensemble_option
-@click.option("--epochs", type=click.IntRange(min=1), default=TRAINING.epochs, show_default=True)
-@batch_size_option
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True),
-              default=TRAINING.learning_rate, show_default=True,
-              help="Adam's peak learning rate.")
-@click.option("--learning-rate-schedule", type=click.Choice(LEARNING_RATE_SCHEDULES),
-              default=TRAINING.learning_rate_schedule, show_default=True,
-              help="constant, or cosine: decay to 5% of the peak over the planned epochs.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=TRAINING.optimizer,
-              show_default=True,
-              help="lazy_adam: Adam updating only the embedding rows a batch uses (faster, "
-              "and less drift of rare words' embeddings); adam: Keras' Adam.")
-@click.option("--validation-fraction", type=click.FloatRange(0.0, 1.0, min_open=True,
-              max_open=True), default=TRAINING.validation_fraction, show_default=True,
-              help="Share of the training data held out when no validation file is given.")
-@click.option("--patience", type=click.IntRange(min=0), default=TRAINING.patience,
-              show_default=True,
-              help="Epochs without improvement of validation loss before stopping.")
-@click.option("--ema-momentum", type=click.FloatRange(0.0, 1.0, max_open=True),
-              default=TRAINING.ema_momentum, show_default=True,
-              help="Keep a moving average of the weights with this decay per step, and save "
-              "it where it validates better than the last step's weights; 0 for no average.")
-@click.option("--adversarial", type=click.FloatRange(min=0.0), default=TRAINING.adversarial,
-              show_default=True, metavar="EPSILON",
-              help="Adversarial training: also train on embeddings perturbed by this L2 norm "
-              "towards a higher loss (Miyato et al. 2017); about twice the training time; "
-              "0 for none.")
-@click.option("--bucketing/--no-bucketing", default=True, show_default=True,
-              help="Batch texts of similar length together.")
-@click.option("--mixed-precision", is_flag=True,
-              help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")
-@seed_option
+@config_options(ClassifierConfig)
+@config_options(TrainingConfig)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Train on a seeded random sample of N examples (quick trials).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
@@ -156,32 +69,15 @@ def main():
 @quiet_option
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column,
-          keep_label_strings, arch,
-          embedding_dim, units, layers, filters, kernel_sizes, pool_size, pooling, dropout,
-          embedding_dropout, max_length, truncation, tokenizer, vocab_size, min_frequency,
-          ngrams, ensemble, epochs, batch_size, learning_rate, learning_rate_schedule, optimizer,
-          validation_fraction, patience, ema_momentum, adversarial, bucketing,
-          mixed_precision, seed, limit, output_dir, quiet):
+          keep_label_strings, limit, output_dir, quiet, **settings):
     """Train a classifier and save it as one model directory."""
     if dataset and train_file:
         raise click.UsageError("give either --dataset or --train, not both")
     if not train_file and (validation_file or test_file):
         raise click.UsageError("--validation and --test need --train")
     # settings are checked (ConfigError -> exit 2) before any data or TensorFlow is loaded
-    model_config = ClassifierConfig(
-        arch=arch, embedding_dim=embedding_dim, units=units, layers=layers, filters=filters,
-        kernel_sizes=kernel_sizes, pool_size=pool_size, pooling=pooling,
-        dropout=dropout, embedding_dropout=embedding_dropout, max_length=max_length,
-        truncation=truncation, tokenizer=tokenizer,
-        vocab_size=vocab_size, min_frequency=min_frequency, ngrams=ngrams, ensemble=ensemble,
-    )
-    training_config = TrainingConfig(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        learning_rate_schedule=learning_rate_schedule, optimizer=optimizer,
-        validation_fraction=validation_fraction, patience=patience,
-        ema_momentum=ema_momentum, adversarial=adversarial, bucketing=bucketing,
-        mixed_precision=mixed_precision, seed=seed,
-    )
+    model_config = config_from_options(ClassifierConfig, settings)
+    training_config = config_from_options(TrainingConfig, settings)
     from ..artifacts import check_replaceable, output_lock
     from ..config import CLASSIFIER_ARTIFACT
     from ..paths import default_model_dir
@@ -208,7 +104,7 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
         train_data, validation_data, test_data = splits.train, splits.validation, splits.test
         label_names = splits.label_names
     if limit:
-        train_data = train_data.sample(limit, seed)
+        train_data = train_data.sample(limit, training_config.seed)
 
     result = train_classifier(
         train_data, model_config, training_config, output,
@@ -300,9 +196,10 @@ def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_labe
     if report_dir:
         from ..reports import check_report_paths, require_matplotlib
 
+        from ..paths import default_model_dir
+
         require_matplotlib()  # fail before the model loads
-        if test_file:
-            check_report_paths(report_dir, test_file)
+        check_report_paths(report_dir, test_file, model_dir or default_model_dir())
     predictor = _load_predictor(model_dir)
     from ..data import load_labelled_file, load_named_dataset
     from ..evaluation import evaluate_predictor, format_report
@@ -323,21 +220,8 @@ def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_labe
                    f"report written to {report_dir}")
 
 
-def _register_optional_commands() -> None:
-    """Attach commands that live in their own modules (each imports nothing heavy)."""
-    import importlib
-
-    for module_name, command_name in (("score", "score"), ("forecast", "forecast"),
-                                        ("export", "export")):
-        try:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"{__name__}.{module_name}":
-                raise
-            continue
-        main.add_command(getattr(module, command_name))
-
-
-_register_optional_commands()
+main.add_command(score)
+main.add_command(forecast)
+main.add_command(export)
 
 __all__ = ["main", "CliError"]

@@ -26,11 +26,12 @@ def export(model_dir, output_dir):
       model = tf.saved_model.load(OUTPUT)
       model.serve(tf.constant(["what a wonderful film"]))["probabilities"]
     """
-    from ..artifacts import check_not_input
+    from ..artifacts import check_not_inside, check_not_input
     from ..paths import default_model_dir
 
     source = Path(model_dir) if model_dir else default_model_dir()
     check_not_input(output_dir, source)
+    check_not_inside(output_dir, source)
     quiet_tensorflow()
     from ..export import export_saved_model
 

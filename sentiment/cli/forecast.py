@@ -1,48 +1,22 @@
 """``sentiment forecast``: train, evaluate and apply seq2seq forecasters.
 
-Registered on the main group by ``sentiment.cli._register_optional_commands``. Nothing heavy
-is imported at module level: TensorFlow is imported inside the commands that need it, so
-``sentiment --help`` and option errors answer at once.
+Registered on the main group in ``sentiment.cli``. Nothing heavy is imported at module
+level: TensorFlow is imported inside the commands that need it, so ``sentiment --help`` and
+option errors answer at once. The model and training options come from the settings of
+``ForecasterConfig`` and ``ForecastTrainingConfig``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
-from .options import (
-    CliError,
-    ensemble_option,
-    json_option,
-    quiet_option,
-    quiet_tensorflow,
-    seed_option,
-    translate_errors,
-)
-
-ARCHITECTURES = ("gru", "lstm", "linear")
-DECODERS = ("direct", "autoregressive")
-NAMED_DATASETS = ("etth1",)
-#: Environment variable naming the default forecaster directory.
-FORECAST_MODEL_DIR_ENV = "SENTIMENT_FORECAST_MODEL_DIR"
-
-
-def default_forecast_dir() -> Path:
-    """``$SENTIMENT_FORECAST_MODEL_DIR``, else ``~/.sentiment/models/forecast``."""
-    value = os.environ.get(FORECAST_MODEL_DIR_ENV)
-    return Path(value).expanduser() if value else Path.home() / ".sentiment" / "models" / "forecast"
-
-
-def _quiet_tensorflow() -> None:
-    """:func:`quiet_tensorflow`, and TensorFlow's C++ log level 3 unless ``SENTIMENT_DEBUG`` or
-    ``TF_CPP_MIN_LOG_LEVEL`` is set: the masked recurrent layers make oneDNN print an
-    ``E``-level note about bool tensors on CPUs without AVX-512 on every run."""
-    if not os.environ.get("SENTIMENT_DEBUG"):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    quiet_tensorflow()
+from ..config import FORECAST_DATASETS, ForecasterConfig, ForecastTrainingConfig
+from .dataclass_options import config_from_options, config_options
+from ..paths import default_forecast_dir
+from .options import json_option, quiet_option, quiet_tensorflow, translate_errors
 
 
 def _columns(values: tuple[str, ...]) -> list[str] | None:
@@ -53,18 +27,20 @@ def _columns(values: tuple[str, ...]) -> list[str] | None:
 
 def _data_options(func):
     options = [
-        click.option("--dataset", type=click.Choice(NAMED_DATASETS), default=None,
+        click.option("--dataset", type=click.Choice(FORECAST_DATASETS), default=None,
                      help="Named data set: etth1 ($SENTIMENT_DATA_DIR/ett/ETTh1.csv, else the "
                      "Hugging Face hub), split 12/4/4 months."),
         click.option("--data", "data_file", type=click.Path(dir_okay=False), default=None,
-                     help="CSV/TSV/JSON Lines file, one row per time step (split 70/10/20)."),
+                     help="CSV/TSV/JSON Lines/Parquet file, one row per time step (split "
+                     "70/10/20)."),
         click.option("--date-column", default=None,
                      help="Timestamp column of --data (default: date, or the model's)."),
         click.option("--resample", default=None, metavar="PERIOD",
                      help="Aggregate a scored text file per period (1D, 6H, 1W): mean of "
                      "--score-column and row count."),
         click.option("--score-column", default=None,
-                     help="Score column averaged by --resample (default: score)."),
+                     help="Score column averaged by --resample (default: the positive class's "
+                     "prob_<label> column of a scored file)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -78,8 +54,8 @@ def _load(dataset, data_file, date_column, resample, score_column, columns=None)
         raise click.UsageError("give exactly one of --dataset or --data")
     if resample and not data_file:
         raise click.UsageError("--resample needs --data (a scored file with a timestamp column)")
-    return load_series(dataset, data_file, date_column or "date", resample,
-                       score_column or "score", columns)
+    return load_series(dataset, data_file, date_column or "date", resample, score_column,
+                       columns)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,49 +77,9 @@ def forecast():
 @click.option("--features", multiple=True, metavar="COL[,COL...]|all",
               help="Extra input columns (default: the targets only; all: every numeric "
               "column).")
-@click.option("--lookback", type=click.IntRange(min=1), required=True,
-              help="History length in time steps.")
-@click.option("--horizon", type=click.IntRange(min=1), required=True,
-              help="Forecast length in time steps.")
-@click.option("--arch", type=click.Choice(ARCHITECTURES), default="gru", show_default=True,
-              help="Recurrent encoder-decoder, or the linear baseline.")
-@click.option("--decoder", type=click.Choice(DECODERS), default="direct", show_default=True,
-              help="direct (all steps from the encoder state) or autoregressive (feeds back "
-              "its predictions; teacher forcing in training).")
-@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Stacked encoder layers.")
-@click.option("--units", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Recurrent units per layer.")
-@click.option("--conv-filters", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Filters of a causal Conv1D front end (0: none).")
-@click.option("--kernel-size", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Conv1D kernel width in time steps.")
-@click.option("--segment", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Time steps per recurrent step (patches of this length in and out).")
-@click.option("--channel-independent/--channel-mixing", default=False, show_default=True,
-              help="Forecast each target as its own series with shared weights.")
-@click.option("--revin/--no-revin", default=True, show_default=True,
-              help="Reversible instance normalization of each window.")
-@click.option("--calendar/--no-calendar", default=True, show_default=True,
-              help="Calendar features (hour, weekday, day of month/year) as known inputs.")
-@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
-              show_default=True)
-@click.option("--highway", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Add a linear map of each target's last N steps to the forecast (LSTNet's "
-              "highway; 0: none).")
-@ensemble_option
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Windows per batch.")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-              show_default=True)
-@click.option("--patience", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Epochs without improvement of validation loss before stopping.")
-@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Rows between training windows.")
-@click.option("--max-windows", type=click.IntRange(min=1), default=None,
-              help="Use at most this many (evenly spaced) training windows (quick trials).")
-@seed_option
+@config_options(ForecasterConfig, overrides={"lookback": {"required": True, "default": None},
+                                            "horizon": {"required": True, "default": None}})
+@config_options(ForecastTrainingConfig)
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Model directory to write (default: $SENTIMENT_FORECAST_MODEL_DIR or "
               "~/.sentiment/models/forecast); an existing one is replaced only if it is empty "
@@ -151,9 +87,7 @@ def forecast():
 @quiet_option
 @translate_errors
 def train(dataset, data_file, date_column, resample, score_column, targets, features,
-          lookback, horizon, arch, decoder, layers, units, conv_filters, kernel_size, segment,
-          channel_independent, revin, calendar, dropout, highway, ensemble, epochs, batch_size,
-          learning_rate, patience, stride, max_windows, seed, output_dir, quiet):
+          output_dir, quiet, **settings):
     """Train a forecaster and save it as one model directory; prints test MSE/MAE."""
     from ..artifacts import check_replaceable, output_lock
     from ..config import FORECASTER_ARTIFACT
@@ -167,25 +101,21 @@ def train(dataset, data_file, date_column, resample, score_column, targets, feat
     if target_names and target_names != ["all"] and feature_names != ["all"]:
         wanted = list(dict.fromkeys(target_names + (feature_names or [])))
     series = _load(dataset, data_file, date_column, resample, score_column, wanted)
-    _quiet_tensorflow()
-    from ..forecasting import (ForecasterConfig, ForecastTrainingConfig, resolve_columns,
-                               train_forecaster)
+    if resample:
+        click.echo(f"index: the mean of column {series.columns[0]!r} and the row count per "
+                   f"{resample} period")
+    quiet_tensorflow()
+    from ..forecasting import resolve_columns, train_forecaster
 
     if resample and not target_names:
         target_names = [series.columns[0]]
     target_names, inputs = resolve_columns(series, target_names, feature_names)
-    config = ForecasterConfig(
-        lookback=lookback, horizon=horizon, targets=target_names, inputs=inputs, arch=arch,
-        decoder=decoder, units=units, layers=layers, conv_filters=conv_filters,
-        kernel_size=kernel_size, dropout=dropout, revin=revin, segment=segment,
-        channel_independent=channel_independent, highway=highway, ensemble=ensemble,
-        calendar=None if calendar else (),
-        date_column=date_column or "date",
-        split="etth1" if dataset == "etth1" else "ratio", dataset=dataset, resample=resample,
-        score_column=(score_column or "score") if resample else None)
-    training = ForecastTrainingConfig(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, patience=patience,
-        stride=stride, seed=seed, max_train_windows=max_windows)
+    config = config_from_options(
+        ForecasterConfig, settings, targets=target_names, inputs=inputs,
+        date_column=date_column or "date", split="etth1" if dataset == "etth1" else "ratio",
+        dataset=dataset, resample=resample,
+        score_column=series.columns[0] if resample else None)  # the column the index averages
+    training = config_from_options(ForecastTrainingConfig, settings)
     result = train_forecaster(series, config, training, output, verbose=0 if quiet else 2)
     click.echo(_format_report(result.metrics["test"], brief=True))
     skipped = result.metrics["training"]["skipped_windows"]
@@ -220,8 +150,8 @@ def _format_report(report: dict, brief: bool = False) -> str:
 
 
 def _load_forecaster(model_dir):
-    _quiet_tensorflow()
-    from ..forecasting import Forecaster
+    quiet_tensorflow()
+    from ..forecaster import Forecaster
 
     return Forecaster.load(Path(model_dir) if model_dir else default_forecast_dir())
 
@@ -251,8 +181,8 @@ def evaluate(model_dir, dataset, data_file, date_column, resample, score_column,
 @forecast.command()
 @model_option
 @click.option("--data", "data_file", type=click.Path(dir_okay=False), required=True,
-              help="The history: CSV/TSV/JSON Lines with the model's columns (the last "
-              "lookback rows are used).")
+              help="The history: CSV/TSV/JSON Lines/Parquet with the model's columns (the "
+              "last lookback rows are used).")
 @click.option("--date-column", default=None, help="Timestamp column (default: the model's).")
 @click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False), default=None,
               help="Write the forecast CSV here (default: standard output).")
@@ -262,22 +192,27 @@ def evaluate(model_dir, dataset, data_file, date_column, resample, score_column,
 @translate_errors
 def predict(model_dir, data_file, date_column, output_file, plot_file):
     """Forecast the horizon steps after the last row of --data, in original units."""
-    from ..artifacts import check_not_input
+    from ..artifacts import check_not_input, check_not_inside
 
+    if output_file and plot_file and (
+            Path(output_file).expanduser().resolve() == Path(plot_file).expanduser().resolve()):
+        raise click.UsageError(f"-o and --plot name the same file {output_file!r}; the plot "
+                               "would replace the forecast")
     for written in (output_file, plot_file):
-        if written:
-            check_not_input(written, data_file)  # before the model loads
+        if written:  # before the model loads
+            check_not_input(written, data_file)
+            check_not_inside(written, model_dir or default_forecast_dir())
     if plot_file:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise CliError("--plot needs matplotlib: pip install 'sentiment[plot]'") from None
+        from ..reports import require_matplotlib
+
+        require_matplotlib("--plot")  # before the model loads
     forecaster = _load_forecaster(model_dir)
     config = forecaster.config
-    from ..forecasting import load_series, write_forecast_csv
+    from ..forecasting import load_series
+    from ..reports import write_forecast_csv
 
     series = load_series(None, data_file, date_column or config.date_column or "date",
-                         config.resample, config.score_column or "score", config.inputs)
+                         config.resample, config.score_column, config.inputs)
     result = forecaster.predict(series)
     text = write_forecast_csv(result, output_file, date_column or config.date_column or "date")
     if output_file:
@@ -285,7 +220,7 @@ def predict(model_dir, data_file, date_column, output_file, plot_file):
     else:
         click.echo(text, nl=False)
     if plot_file:
-        from ..forecasting import plot_forecast
+        from ..reports import plot_forecast
 
         plot_forecast(result, plot_file, title=f"{Path(data_file).name}: forecast")
         click.echo(f"plot written to {plot_file}")

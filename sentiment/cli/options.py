@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..config import INFERENCE_BATCH_SIZE, TrainingConfig
+from ..config import INFERENCE_BATCH_SIZE
 from ..errors import SentimentError
 
 
@@ -89,23 +89,9 @@ keep_label_strings_option = click.option(
     "reported as missing labels).",
 )
 
-batch_size_option = click.option(
-    "--batch-size", type=click.IntRange(min=1), default=TrainingConfig.batch_size,
-    show_default=True, help="Texts per training batch.",
-)
-
 inference_batch_size_option = click.option(
     "--batch-size", type=click.IntRange(min=1), default=INFERENCE_BATCH_SIZE, show_default=True,
     help="Texts per model call (sorted by length, so large batches add little padding).",
 )
 
-seed_option = click.option("--seed", type=int, default=TrainingConfig.seed, show_default=True,
-                           help="Seed for shuffling, splits and weight initialisation.")
-
 quiet_option = click.option("--quiet", is_flag=True, help="No progress output.")
-
-ensemble_option = click.option(
-    "--ensemble", type=click.IntRange(min=1), default=1, show_default=True,
-    help="Train N models with seeds SEED, SEED+1, ... and average their predictions (N times "
-    "the training and prediction time).",
-)

@@ -1,7 +1,7 @@
 """``sentiment score``: classify every row of a file, streaming, into a new file.
 
-Registered on the ``sentiment`` group by ``_register_optional_commands``. Imports nothing heavy
-at module import: TensorFlow and pyarrow load inside the command.
+Registered on the ``sentiment`` group in ``sentiment.cli``. Imports nothing heavy at module
+import: TensorFlow and pyarrow load inside the command.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..io.formats import INPUT_FORMATS, OUTPUT_FORMATS  # pure Python: no pyarrow here
 from .options import (
     CliError,
     inference_batch_size_option,
@@ -21,10 +22,6 @@ from .options import (
     text_column_option,
     translate_errors,
 )
-
-# kept in step with sentiment.scoring (a test checks), which imports pyarrow
-INPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet", "txt")
-OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 
 
 def _duration(seconds: float) -> str:
@@ -111,12 +108,16 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
             or (output_format is None and Path(input_path).suffix.lower() in (".parquet", ".pq"))):
         raise click.UsageError("Parquet output is binary; give -o FILE or redirect standard "
                                "output")
-    quiet_tensorflow()
+    from ..artifacts import check_not_inside
     from ..paths import default_model_dir
+
+    model_path = Path(model_dir).expanduser() if model_dir else default_model_dir()
+    if not to_stdout:
+        check_not_inside(output_path, model_path)  # never write over the model being used
+    quiet_tensorflow()
     from ..predictor import Predictor
     from ..scoring import score_file, state_paths
 
-    model_path = Path(model_dir).expanduser() if model_dir else default_model_dir()
     model_file = model_path / "model.keras"
     model_id = str(model_path.absolute())
     if model_file.is_file():

@@ -1,16 +1,70 @@
-"""Loading a saved ``model.keras`` and checking that it fits the configuration beside it.
+"""Loading a model directory and checking that the model fits the configuration beside it.
 
-Keras reports a file that is not a zip archive as "File not found", and a model whose output
-width differs from the configured labels only fails at the first prediction; these helpers
-turn both into a :class:`~sentiment.errors.ModelError` naming the file.
+:func:`load_model_directory` is the one loader of ``Predictor.load`` and ``Forecaster.load``:
+``config.json``, its section, the recorded file digests, then ``model.keras``. Keras reports a
+file that is not a zip archive as "File not found", and a model whose output width differs
+from the configured labels only fails at the first prediction; these helpers turn both into a
+:class:`~sentiment.errors.ModelError` naming the file. Keras is imported inside the functions.
 """
 
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
-from ..errors import ModelError
+from ..config import CONFIG_FILE, MODEL_FILE, read_config_file
+from ..errors import ConfigError, ModelError
+from ..fingerprints import FILES_KEY, verify_files
+
+#: What each section of ``config.json`` holds, and the command that writes it.
+SECTIONS = {"classifier": "sentiment train", "forecaster": "sentiment forecast train"}
+
+
+@dataclass(frozen=True)
+class ModelDirectory:
+    """A loaded model directory: its path, the whole ``config.json``, the configuration read
+    from its section, and the Keras model."""
+
+    path: Path
+    saved: dict[str, Any]
+    config: Any
+    model: Any
+
+
+def load_model_directory(model_dir: str | Path, section: str,
+                         read_config: Callable[[dict[str, Any]], Any]) -> ModelDirectory:
+    """Read ``config.json``, build the configuration of ``section`` with ``read_config``,
+    verify the recorded sizes and SHA-256 digests of the files, and load ``model.keras``.
+
+    Register the model's custom layers first (import :mod:`sentiment.models.classifier` or
+    :mod:`sentiment.models.seq2seq`).
+
+    Args:
+        model_dir: the model directory (``~`` expanded).
+        section: ``classifier`` or ``forecaster``.
+        read_config: builds the configuration from the section's dict
+            (``ClassifierConfig.from_dict``); its ``ConfigError`` or ``TypeError`` is reported
+            as an invalid configuration.
+
+    Raises:
+        ModelError: the directory or ``config.json`` is missing or corrupted, it has no such
+            section (it holds another kind of model) or an invalid one, a file differs from
+            the one recorded, or ``model.keras`` cannot be loaded; the message names the file.
+    """
+    path = Path(model_dir).expanduser()
+    saved = read_config_file(path)
+    if not isinstance(saved, dict) or section not in saved:
+        raise ModelError(f"{path} holds no {section} (its {CONFIG_FILE} has no {section!r} "
+                         f"entry); train one with `{SECTIONS[section]}`")
+    try:
+        config = read_config(saved[section])
+    except (TypeError, ConfigError) as error:
+        raise ModelError(f"{path / CONFIG_FILE} is not a valid {section} configuration "
+                         f"({error}); train the model again") from None
+    verify_files(path, saved.get(FILES_KEY), CONFIG_FILE)
+    return ModelDirectory(path, saved, config, load_keras_model(path / MODEL_FILE))
 
 
 def load_keras_model(path: str | Path):

@@ -49,8 +49,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-ARCHITECTURES = ("gru", "lstm", "linear")
-DECODERS = ("direct", "autoregressive")
+from ..config import DECODERS, FORECASTER_ARCHITECTURES
+
+ARCHITECTURES = FORECASTER_ARCHITECTURES
 
 _register = keras.saving.register_keras_serializable(package="sentiment")
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from ..config import TRUNCATIONS
 from ..errors import ConfigError
 from .tokenizer import Tokenizer
 from .vocabulary import OOV_ID, PAD_ID, Vocabulary
 
-TRUNCATIONS = ("head", "head_tail")
 
 
 def valid_utf8(text: str) -> str:

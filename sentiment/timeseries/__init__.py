@@ -1,10 +1,13 @@
 """Numeric time series for the seq2seq forecasters: reading, splitting, normalizing, windowing.
 
-Pure numpy (no TensorFlow import), so the CLI can check data before importing anything heavy.
+numpy, pandas and pyarrow (no TensorFlow import), so the CLI can check data before importing
+TensorFlow.
 
-* :mod:`sentiment.timeseries.data`: :class:`TimeSeries`, CSV reading, the ETTh1 standard split
-  (Zhou et al., "Informer", AAAI 2021), z-normalization with train statistics, and resampling
-  a scored text file into a sentiment index.
+* :mod:`sentiment.timeseries.data`: :class:`TimeSeries`, reading CSV/TSV/JSON Lines/Parquet
+  (through :mod:`sentiment.io`), the ETTh1 standard split (Zhou et al., "Informer", AAAI
+  2021), z-normalization with train statistics, and resampling a scored text file into a
+  sentiment index.
+* :mod:`sentiment.timeseries.cells`: numbers and timestamps from table cells (pandas).
 * :mod:`sentiment.timeseries.windows`: lookback/horizon windows, NaN masks, left padding of
   short histories, calendar features.
 """
@@ -15,6 +18,7 @@ from .data import (
     TimeSeries,
     Normalizer,
     load_etth1,
+    read_series,
     read_series_csv,
     resample_scores,
     split_series,
@@ -31,6 +35,7 @@ __all__ = [
     "load_etth1",
     "make_windows",
     "pad_history",
+    "read_series",
     "read_series_csv",
     "resample_scores",
     "split_series",

@@ -1,8 +1,10 @@
 """Reading numeric time series and splitting them for forecasting.
 
-* :func:`read_series_csv` reads a CSV/TSV file with a timestamp column into a
-  :class:`TimeSeries` (``(time, columns) float32``, ``NaN`` for missing cells), naming the file,
-  column and line of any cell that is not a number.
+* :func:`read_series` (also :func:`read_series_csv`) reads a CSV, TSV, JSON Lines or Parquet
+  file with a timestamp column into a :class:`TimeSeries` (``(time, columns) float32``,
+  ``NaN`` for missing cells), naming the file, column and line of any cell that is not a
+  number. Files are read through :mod:`sentiment.io` (as every command reads them), numbers
+  and ISO 8601 timestamps parsed by pandas (:mod:`sentiment.timeseries.cells`).
 * :func:`load_etth1` reads ETTh1 (Zhou et al., "Informer", AAAI 2021) from
   ``$SENTIMENT_DATA_DIR/ett/ETTh1.csv``, else from the Hugging Face hub.
 * :func:`split_series` cuts the standard chronological splits: ETTh1's 12/4/4 months
@@ -11,26 +13,27 @@
   Informer code base (``Dataset_ETT_hour``, ``Dataset_Custom``).
 * :class:`Normalizer`: z-normalization with the statistics of the training split only.
 * :func:`resample_scores` turns a scored text file into a regular sentiment index (mean score
-  and row count per period).
+  and row count per period, with pandas); :func:`fill_gaps` puts a series on a regular grid.
 
-Pure Python and numpy: no TensorFlow import.
+numpy, pandas and pyarrow: no TensorFlow import.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..errors import DataError
+from ..io.formats import PROBABILITY_PREFIX, SCORE_COLUMN
+from ..io.tables import read_table
 from ..paths import DATA_DIR_ENV, data_dir
+from .cells import numeric_values, parse_numbers, table_cells, timestamp_values
 
 #: The columns of ETTh1 besides ``date``, in file order; ``OT`` (oil temperature) is the
 #: univariate target of the benchmark.
@@ -40,7 +43,9 @@ ETTH1_HUB_FILE = "hf://datasets/pkr7098/etth1/ETTh1.csv"
 #: ETTh1 split borders in rows (Zhou et al., 2021): 12 months train, 4 validation, 4 test.
 ETTH1_BORDERS = (12 * 30 * 24, 12 * 30 * 24 + 4 * 30 * 24, 12 * 30 * 24 + 8 * 30 * 24)
 
-_MISSING = {"", "na", "nan", "null", "none", "n/a", "-nan"}
+#: Class names taken for the positive class when a scored file's index column is chosen.
+POSITIVE_LABELS = ("positive", "pos", "1", "true", "yes")
+_WEEK = 7 * 86400
 _RULE = re.compile(r"^\s*(\d+)?\s*(s|sec|min|t|h|d|w)\s*$", re.IGNORECASE)
 _RULE_SECONDS = {"s": 1, "sec": 1, "min": 60, "t": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -156,103 +161,40 @@ def infer_frequency(timestamps: np.ndarray | None) -> int | None:
     return int(values[np.argmax(counts)])
 
 
-def parse_number(cell: Any) -> float:
-    """A cell as float; empty/NA/NaN/null cells become ``NaN``.
-
-    Raises:
-        ValueError: when the cell is not a number.
-    """
-    if cell is None:
-        return math.nan
-    if isinstance(cell, (int, float, np.number)) and not isinstance(cell, bool):
-        return float(cell)
-    text = str(cell).strip()
-    if text.lower() in _MISSING:
-        return math.nan
-    return float(text)
-
-
-def parse_timestamp(cell: Any) -> np.datetime64:
-    """An ISO 8601 date or date-time (``2016-07-01``, ``2016-07-01 00:00:00``,
-    ``2016-07-01T00:00:00Z``) as ``datetime64[s]``; offsets are converted to UTC.
-
-    Raises:
-        ValueError: when the cell is not such a timestamp.
-    """
-    if isinstance(cell, np.datetime64):
-        return cell.astype("datetime64[s]")
-    if isinstance(cell, datetime):
-        value = cell
-    else:
-        text = str(cell).strip()
-        if not text:
-            raise ValueError("empty timestamp")
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        value = datetime.fromisoformat(text)
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return np.datetime64(value.replace(microsecond=0), "s")
-
-
-def _read_table(path: Path) -> tuple[list[str], list[dict[str, Any]], int]:
-    """Header and rows of a CSV, TSV or JSON Lines file; the int is the line number of the
-    first data row (2 for delimited files with a header, 1 for JSON Lines)."""
-    suffix = path.suffix.lower()
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path} is a directory, not a data file")
-    try:
-        if suffix in (".jsonl", ".json"):
-            rows = []
-            with path.open(encoding="utf-8-sig") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        try:
-                            rows.append(json.loads(line))
-                        except json.JSONDecodeError as error:
-                            raise DataError(f"{path}: line {number} is not JSON ({error})") \
-                                from None
-            header = list(rows[0]) if rows else []
-            return header, rows, 1
-        if suffix not in (".csv", ".tsv", ".txt"):
-            raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv, "
-                            ".tsv or .jsonl")
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
-            header = list(reader.fieldnames or [])
-            rows = list(reader)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not UTF-8 text ({error})") from None
-    except csv.Error as error:
-        raise DataError(f"{path}: malformed CSV ({error})") from None
-    return header, rows, 2
-
-
-def _numeric_column(path: Any, name: str, cells: Sequence[Any], first_line: int) -> np.ndarray:
-    out = np.empty(len(cells), dtype=np.float32)
-    for i, cell in enumerate(cells):
-        try:
-            out[i] = parse_number(cell)
-        except (TypeError, ValueError):
-            raise DataError(f"{path}: column {name!r} is not numeric: line {i + first_line} "
-                            f"holds {str(cell)!r:.40}") from None
-    return out
-
-
-def _is_numeric(cells: Sequence[Any]) -> bool:
-    """Whether most of the non-missing ``cells`` are numbers: such a column is read as
-    numeric, and a cell in it that is not a number is an error (never a dropped column)."""
-    numbers = others = 0
-    for cell in cells:
-        try:
-            value = parse_number(cell)
-        except (TypeError, ValueError):
-            others += 1
-            continue
-        numbers += not math.isnan(value)
-    return numbers > others
+def _build_series(cells: Mapping[str, pd.Series], date_column: str | None,
+                  columns: Sequence[str] | None, source: str, where: Callable[[int], str]
+                  ) -> TimeSeries:
+    available = list(cells)
+    if date_column is not None and date_column not in cells:
+        raise DataError(f"{source}: no date column {date_column!r}; columns are "
+                        f"{', '.join(available)} (pass --date-column)")
+    parsed = {}
+    if columns is None:
+        for name in available:
+            if name != date_column:
+                values, bad = parsed[name] = parse_numbers(cells[name])
+                if (~bad & ~np.isnan(values)).sum() <= bad.sum():  # mostly not numbers
+                    del parsed[name]
+        columns = list(parsed)
+        if not columns:
+            raise DataError(f"{source}: no numeric column besides {date_column!r}")
+    for name in columns:
+        if name not in cells:
+            raise DataError(f"{source}: no column {name!r}; columns are {', '.join(available)}")
+    if not available or len(cells[available[0]]) == 0:
+        raise DataError(f"{source}: no data rows")
+    values = np.stack([numeric_values(cells[name], name, source, where, parsed.get(name))
+                       for name in columns], axis=1)
+    timestamps = None
+    if date_column is not None:
+        timestamps = timestamp_values(cells[date_column], date_column, source, where)
+        later = first_unordered(timestamps)
+        if later is not None:
+            raise DataError(
+                f"{source}: timestamps must be strictly increasing (column {date_column!r}): "
+                f"{where(later)} ({timestamps[later]}) does not come after {where(later - 1)} "
+                f"({timestamps[later - 1]})")
+    return TimeSeries(values, tuple(columns), timestamps, str(source))
 
 
 def series_from_columns(data: Mapping[str, Sequence[Any]], date_column: str | None,
@@ -274,65 +216,52 @@ def series_from_columns(data: Mapping[str, Sequence[Any]], date_column: str | No
         DataError: for a missing column, a non-numeric cell, an unparseable or out-of-order
             timestamp (naming the file, column and line), or no rows.
     """
-    available = list(data)
-    if date_column is not None and date_column not in data:
-        raise DataError(f"{source}: no date column {date_column!r}; columns are "
-                        f"{', '.join(available)} (pass --date-column)")
-    if columns is None:
-        columns = [name for name in available if name != date_column
-                   and _is_numeric(data[name])]
-        if not columns:
-            raise DataError(f"{source}: no numeric column besides {date_column!r}")
-    for name in columns:
-        if name not in data:
-            raise DataError(f"{source}: no column {name!r}; columns are {', '.join(available)}")
-    length = len(data[available[0]]) if available else 0
-    if length == 0:
-        raise DataError(f"{source}: no data rows")
-    values = np.stack([_numeric_column(source, name, data[name], first_line)
-                       for name in columns], axis=1)
-    timestamps = None
-    if date_column is not None:
-        stamps = []
-        for i, cell in enumerate(data[date_column]):
-            try:
-                stamps.append(parse_timestamp(cell))
-            except (TypeError, ValueError):
-                raise DataError(f"{source}: column {date_column!r} line {i + first_line}: "
-                                f"{str(cell)!r:.40} is not an ISO 8601 date or time") from None
-        timestamps = np.array(stamps, dtype="datetime64[s]")
-        later = first_unordered(timestamps)
-        if later is not None:
-            raise DataError(
-                f"{source}: timestamps must be strictly increasing (column {date_column!r}): line "
-                f"{later + first_line} ({timestamps[later]}) does not come after line "
-                f"{later - 1 + first_line} ({timestamps[later - 1]})")
-    return TimeSeries(values, tuple(columns), timestamps, str(source))
+    cells = {name: pd.Series(list(values), dtype=object) for name, values in data.items()}
+    return _build_series(cells, date_column, columns, source,
+                         lambda row: f"line {row + first_line}")
 
 
-def read_series_csv(path: str | Path, date_column: str | None = "date",
-                    columns: Sequence[str] | None = None) -> TimeSeries:
-    """Read a CSV (``,``), TSV (``\\t``) or JSON Lines file into a :class:`TimeSeries`.
+def read_series(path: str | Path, date_column: str | None = "date",
+                columns: Sequence[str] | None = None, input_format: str | None = None
+                ) -> TimeSeries:
+    """Read a CSV, TSV, JSON Lines or Parquet file into a :class:`TimeSeries`.
 
     Args:
         path: the file; one row per time step, in increasing time order.
-        date_column: the timestamp column (ISO 8601), or ``None``.
+        date_column: the timestamp column (ISO 8601 text, or a Parquet timestamp), or
+            ``None``.
         columns: numeric columns to read; ``None`` reads every numeric column.
+        input_format: the file's format; ``None`` tells it from the suffix.
 
     Returns:
-        The series, values ``(time, columns) float32`` in file units, ``NaN`` for empty or
-        ``NA``/``NaN``/``null`` cells.
+        The series, values ``(time, columns) float32`` in file units, ``NaN`` for empty,
+        null or ``NA``/``NaN``/``null`` cells.
 
     Raises:
         DataError: missing or unreadable file, missing column, non-numeric cell,
-            unparseable or non-increasing timestamp (naming the file, column and line).
+            unparseable or non-increasing timestamp (naming the file, column and line; the
+            row, from 1, for Parquet).
     """
     path = Path(path).expanduser()
-    header, rows, first_line = _read_table(path)
-    data = {name: [row.get(name) for row in rows] for name in header}
-    series = series_from_columns(data, date_column, columns, source=str(path),
-                                 first_line=first_line)
-    return series
+
+    def wanted(names: list[str]) -> list[str] | None:
+        if date_column is not None and date_column not in names:
+            raise DataError(f"{path}: no date column {date_column!r}; columns are "
+                            f"{', '.join(names)} (pass --date-column)")
+        for name in columns or ():
+            if name not in names:
+                raise DataError(f"{path}: no column {name!r}; columns are {', '.join(names)}")
+        return None if columns is None else [date_column, *columns] if date_column else columns
+
+    table = read_table(path, input_format, columns=wanted)
+    if not table.column_names:  # a JSON Lines file without rows
+        raise DataError(f"{path}: no data rows")
+    cells = {name: table_cells(table, name) for name in table.column_names}
+    return _build_series(cells, date_column, columns, str(path), table.where)
+
+
+#: The earlier name of :func:`read_series`, from when it read CSV only.
+read_series_csv = read_series
 
 
 def load_etth1(columns: Sequence[str] | None = None) -> TimeSeries:
@@ -350,7 +279,7 @@ def load_etth1(columns: Sequence[str] | None = None) -> TimeSeries:
     columns = list(columns) if columns else list(ETTH1_COLUMNS)
     root = data_dir()
     if root is not None and (root / "ett" / "ETTh1.csv").is_file():
-        series = read_series_csv(root / "ett" / "ETTh1.csv", "date", columns)
+        series = read_series(root / "ett" / "ETTh1.csv", "date", columns)
         return TimeSeries(series.values, series.columns, series.timestamps, "etth1")
     try:
         import datasets
@@ -475,60 +404,103 @@ def parse_rule(rule: str) -> int:
     return count * _RULE_SECONDS[match.group(2).lower()]
 
 
-def resample_scores(path: str | Path, date_column: str, score_column: str = "score",
-                    rule: str = "1D") -> TimeSeries:
+def score_column_for(columns: Sequence[str], score_column: str | None = None,
+                     source: str = "<memory>") -> str:
+    """The column of a scored file whose mean per period is the sentiment index.
+
+    ``score_column`` when given (it must exist, and must not be ``predicted_score``: that is
+    the confidence of whichever class was predicted, not a polarity). Without it, the
+    positive class's probability: of exactly two ``prob_<label>`` columns (``sentiment score
+    --probabilities`` of a two-class model), the one whose label is one of
+    :data:`POSITIVE_LABELS` (any case); a file without ``prob_`` columns but with a
+    ``score`` column (the earlier default) uses that.
+
+    Raises:
+        DataError: for ``predicted_score``, a missing column, or when no positive class can
+            be told apart (no ``prob_`` columns, more than two classes, no positive label);
+            the message lists the ``prob_`` columns.
+    """
+    if score_column == SCORE_COLUMN:
+        raise DataError(f"{source}: {SCORE_COLUMN!r} is the confidence of whichever class was "
+                        "predicted, not a polarity, so its mean is no sentiment index; score "
+                        f"with --probabilities and average {PROBABILITY_PREFIX}<label> (by "
+                        "default the positive class's), or pass another --score-column")
+    if score_column is not None:
+        if score_column not in columns:
+            raise DataError(f"{source}: no column {score_column!r}; columns are "
+                            f"{', '.join(columns)}")
+        return score_column
+    probabilities = [name for name in columns if name.startswith(PROBABILITY_PREFIX)]
+    if not probabilities and "score" in columns:
+        return "score"
+    if len(probabilities) == 2:
+        positive = [name for name in probabilities
+                    if name[len(PROBABILITY_PREFIX):].strip().lower() in POSITIVE_LABELS]
+        if len(positive) == 1:
+            return positive[0]
+    found = ", ".join(probabilities) if probabilities else "none"
+    raise DataError(f"{source}: cannot tell which column holds the positive class's probability "
+                    f"(prob_ columns: {found}); the index needs a file scored with "
+                    "--probabilities by a two-class model whose labels include positive, pos, "
+                    "1, true or yes, or pass --score-column")
+
+
+def resample_scores(path: str | Path, date_column: str, score_column: str | None = None,
+                    rule: str = "1D", input_format: str | None = None) -> TimeSeries:
     """Aggregate a scored text file into a regular sentiment index.
 
     Rows are binned into periods of ``rule`` (aligned to 1970-01-01 00:00 UTC; weeks start on
-    Monday); each period gets the mean of ``score_column`` and the number of rows. Periods
-    without rows have ``NaN`` mean (masked by the forecaster) and count 0.
+    Monday); each period gets the mean of the score column and the number of rows. Periods
+    without rows have ``NaN`` mean (masked by the forecaster) and count 0. A row without a
+    score (a null or empty cell: a row ``sentiment score`` could not score) is left out of the
+    mean but counted: the count is the period's number of texts, so a period whose texts all
+    failed has a count and a ``NaN`` mean.
 
     Args:
-        path: CSV, TSV or JSON Lines file with a timestamp column and a numeric score column
-            (for example the output of ``sentiment score``); rows in any order.
-        date_column: the timestamp column (ISO 8601).
-        score_column: the numeric column to average.
+        path: CSV, TSV, JSON Lines or Parquet file with a timestamp column and a numeric score
+            column (for example the output of ``sentiment score --probabilities``); rows in
+            any order.
+        date_column: the timestamp column (ISO 8601 text, or a Parquet timestamp).
+        score_column: the numeric column to average; ``None`` picks the positive class's
+            probability (:func:`score_column_for`).
         rule: the period, e.g. ``1D``, ``6H``, ``1W``.
+        input_format: the file's format; ``None`` tells it from the suffix.
 
     Returns:
-        A :class:`TimeSeries` with columns ``(score_column, "count")``, timestamps at the
+        A :class:`TimeSeries` with columns ``(score column used, "count")``, timestamps at the
         start of each period.
 
     Raises:
-        DataError: missing file or column, non-numeric score, bad timestamp (naming the line).
+        DataError: missing file or column, ``predicted_score`` as the score column, no
+            positive class to pick, non-numeric score, bad timestamp (naming the line).
     """
     step = parse_rule(rule)
     path = Path(path).expanduser()
-    header, rows, first_line = _read_table(path)
-    for name in (date_column, score_column):
-        if name not in header:
-            raise DataError(f"{path}: no column {name!r}; columns are {', '.join(header)}")
-    if not rows:
+    chosen: list[str] = []
+
+    def wanted(names: list[str]) -> list[str]:
+        if date_column not in names:
+            raise DataError(f"{path}: no column {date_column!r}; columns are {', '.join(names)}")
+        chosen.append(score_column_for(names, score_column, str(path)))
+        return [date_column, chosen[-1]]
+
+    table = read_table(path, input_format, columns=wanted)
+    if table.num_rows == 0:
         raise DataError(f"{path}: no data rows")
-    scores = _numeric_column(path, score_column, [r.get(score_column) for r in rows],
-                             first_line).astype(np.float64)
-    stamps = np.empty(len(rows), dtype=np.int64)
-    for i, row in enumerate(rows):
-        try:
-            stamps[i] = parse_timestamp(row.get(date_column)).astype(np.int64)
-        except (TypeError, ValueError):
-            raise DataError(f"{path}: column {date_column!r} line {i + first_line}: "
-                            f"{str(row.get(date_column))!r:.40} is not an ISO 8601 date or "
-                            "time") from None
-    origin = 4 * 86400 if step % (7 * 86400) == 0 else 0  # 1970-01-05 was a Monday
-    bins = (stamps - origin) // step
-    first, last = int(bins.min()), int(bins.max())
-    offsets = bins - first
-    size = last - first + 1
-    counts = np.bincount(offsets, minlength=size).astype(np.float64)
-    observed = ~np.isnan(scores)
-    sums = np.bincount(offsets[observed], weights=scores[observed], minlength=size)
-    n_scored = np.bincount(offsets[observed], minlength=size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(n_scored > 0, sums / np.maximum(n_scored, 1), np.nan)
-    timestamps = (origin + (first + np.arange(size)) * step).astype("datetime64[s]")
-    return TimeSeries(np.stack([means, counts], axis=1), (score_column, "count"), timestamps,
-                      f"{path} resampled {rule}")
+    score = chosen[-1]
+    # as float32 first: a scored file's probabilities are float32, written in their
+    # shortest decimal form, so this recovers the very values the model gave
+    scores = numeric_values(table_cells(table, score), score, path, table.where
+                            ).astype(np.float32).astype(np.float64)
+    stamps = timestamp_values(table_cells(table, date_column), date_column, path, table.where)
+    origin = pd.Timestamp("1970-01-05") if step % _WEEK == 0 else pd.Timestamp(0)  # a Monday
+    bins = pd.Series(scores, index=pd.DatetimeIndex(stamps)).sort_index(kind="stable").resample(
+        pd.Timedelta(seconds=step), origin=origin, closed="left", label="left")
+    means, counts = bins.mean(), bins.size()
+    values = np.stack([means.to_numpy(dtype=np.float64), counts.to_numpy(dtype=np.float64)],
+                      axis=1)
+    timestamps = means.index.to_numpy().astype("datetime64[s]")
+    return TimeSeries(values, (score, "count"), timestamps, f"{path} resampled {rule}")
 
 
 def fill_gaps(series: TimeSeries, frequency: int | None = None) -> tuple[TimeSeries, int]:
@@ -545,15 +517,11 @@ def fill_gaps(series: TimeSeries, frequency: int | None = None) -> tuple[TimeSer
     if series.timestamps is None or len(series) < 2:
         return series, 0
     frequency = frequency or infer_frequency(series.timestamps)
-    offsets = (series.timestamps - series.timestamps[0]).astype(np.int64)
-    if frequency is None or np.any(offsets % frequency):
+    index = pd.DatetimeIndex(series.timestamps)
+    grid = pd.date_range(index[0], index[-1], freq=pd.Timedelta(seconds=int(frequency)),
+                         unit="s")
+    if len(grid) == len(series) or not index.isin(grid).all():
         return series, 0
-    positions = offsets // frequency
-    size = int(positions[-1]) + 1
-    if size == len(series):
-        return series, 0
-    values = np.full((size, series.values.shape[1]), np.nan, np.float32)
-    values[positions] = series.values
-    stamps = series.timestamps[0] + np.arange(size, dtype=np.int64) * np.timedelta64(
-        int(frequency), "s")
-    return TimeSeries(values, series.columns, stamps, series.source), size - len(series)
+    values = pd.DataFrame(series.values, index=index).reindex(grid).to_numpy(dtype=np.float32)
+    stamps = grid.to_numpy().astype("datetime64[s]")
+    return TimeSeries(values, series.columns, stamps, series.source), len(grid) - len(series)

@@ -172,3 +172,124 @@ def test_real_etth1_split(monkeypatch):
     splits = split_series(series, 336, 96, "etth1")
     assert splits.train.timestamps[-1] < splits.test.timestamps[336]  # first test target
     assert splits.test.timestamps[336] == series.timestamps[11520]
+
+
+def test_read_parquet_with_timestamps_or_text_dates(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sentiment.timeseries.data import read_series
+
+    # instants in UTC, shown in another zone: read as UTC
+    stamps = pa.array(np.array(["2020-01-01T00:00", "2020-01-01T01:00", "2020-01-01T02:00"],
+                               "datetime64[ms]"), pa.timestamp("ms", tz="+01:00"))
+    pq.write_table(pa.table({"date": stamps, "x": [1.5, None, 3.0],
+                             "n": pa.array([1, 2, 3], pa.int16()), "note": ["a", "b", "c"]}),
+                   tmp_path / "s.parquet")
+    series = read_series(tmp_path / "s.parquet", "date")
+    assert series.columns == ("x", "n") and series.frequency() == 3600
+    np.testing.assert_array_equal(series.values[[0, 2]], [[1.5, 1], [3, 3]])
+    assert np.isnan(series.values[1, 0])
+    assert str(series.timestamps[0]) == "2020-01-01T00:00:00"
+    assert read_series_csv is read_series  # the earlier name
+    pq.write_table(pa.table({"date": ["2020-01-01", "2020-01-02", "later"], "x": [1, 2, 3]}),
+                   tmp_path / "t.parquet")
+    with pytest.raises(DataError, match=r"t.parquet: column 'date' row 3: 'later' is not an "
+                                        "ISO 8601"):
+        read_series(tmp_path / "t.parquet", "date")
+
+
+def test_json_lines_errors_name_the_file_line(tmp_path):
+    path = write(tmp_path / "s.jsonl", '{"date": "2020-01-01", "x": 1}\n\n'
+                 '{"date": "2020-01-02", "x": "bad"}\n{"date": "2020-01-03", "x": 3}\n'
+                 '{"date": "2020-01-04", "x": null}\n')
+    with pytest.raises(DataError, match=r"column 'x' is not numeric: line 3 holds 'bad'"):
+        read_series_csv(path, "date", ["x"])
+    with pytest.raises(DataError, match=r"s.csv: row 2 \(line 3\): expected 2 fields, found 3"):
+        read_series_csv(write(tmp_path / "s.csv", "date,x\n2020-01-01,1\n2020-01-02,2,3\n"))
+
+
+def scored_rows(days=3):
+    """Rows as ``sentiment score --probabilities`` writes them for a two-class model; the
+    second text of each day could not be scored (null probabilities)."""
+    rows = []
+    for day in range(days):
+        for k, positive in enumerate((0.9, None, 0.5)):
+            rows.append({"text": f"t{day}{k}", "created": f"2021-03-0{day + 1}T0{k}:00:00Z",
+                         "predicted_label": None if positive is None else "positive",
+                         "predicted_score": None if positive is None else max(positive,
+                                                                              1 - positive),
+                         "prob_negative": None if positive is None else 1 - positive,
+                         "prob_positive": positive,
+                         "error": "empty text" if positive is None else None})
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_resample_a_scored_file_picks_the_positive_class(tmp_path, fmt):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    rows = scored_rows()
+    path = tmp_path / f"scored.{fmt}"
+    table = pa.Table.from_pylist(rows).cast(pa.schema(
+        [("text", pa.string()), ("created", pa.string()), ("predicted_label", pa.string()),
+         ("predicted_score", pa.float32()), ("prob_negative", pa.float32()),
+         ("prob_positive", pa.float32()), ("error", pa.string())]))
+    if fmt == "parquet":
+        pq.write_table(table, path)
+    elif fmt == "csv":
+        pa_csv.write_csv(table, path)
+    else:
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    series = resample_scores(path, "created", None, "1D")
+    assert series.columns == ("prob_positive", "count")
+    # the unscored row is left out of the mean but counted
+    np.testing.assert_allclose(series.values, [[0.7, 3]] * 3, rtol=1e-6)
+    explicit = resample_scores(path, "created", "prob_negative", "1D")
+    assert explicit.columns == ("prob_negative", "count")
+    np.testing.assert_allclose(explicit.values[:, 0], [0.3] * 3, rtol=1e-6)
+
+
+def test_resample_refuses_predicted_score_and_unclear_classes(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = scored_rows(1)
+    path = tmp_path / "scored.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    with pytest.raises(DataError, match="'predicted_score' is the confidence of whichever class "
+                                        "was predicted, not a polarity"):
+        resample_scores(path, "created", "predicted_score", "1D")
+    for drop, found in ((["prob_negative", "prob_positive"], "none"),
+                        (["prob_positive"], "prob_negative")):
+        pq.write_table(pa.Table.from_pylist(rows).drop_columns(drop), path)
+        with pytest.raises(DataError, match=rf"scored.parquet: cannot tell which column holds "
+                                            rf"the positive class's probability \(prob_ "
+                                            rf"columns: {found}\).*--probabilities.*"
+                                            "--score-column"):
+            resample_scores(path, "created", None, "1D")
+    three = [dict(row, prob_neutral=0.1) for row in rows]
+    pq.write_table(pa.Table.from_pylist(three), path)
+    with pytest.raises(DataError, match="prob_ columns: prob_negative, prob_positive, "
+                                        "prob_neutral"):
+        resample_scores(path, "created", None, "1D")
+    stars = [{"created": row["created"], "prob_1star": 0.2, "prob_5star": 0.8} for row in rows]
+    pq.write_table(pa.Table.from_pylist(stars), path)
+    with pytest.raises(DataError, match="prob_ columns: prob_1star, prob_5star"):
+        resample_scores(path, "created", None, "1D")
+    assert resample_scores(path, "created", "prob_5star", "1D").columns[0] == "prob_5star"
+
+
+def test_score_column_for_labels_by_name():
+    from sentiment.timeseries.data import score_column_for
+
+    for label in ("positive", "POS", "1", "True", "yes"):
+        other = "0" if label != "0" else "neg"
+        assert score_column_for(["x", f"prob_{other}", f"prob_{label}"]) == f"prob_{label}"
+    assert score_column_for(["created", "score"]) == "score"  # a file without prob_ columns
+    with pytest.raises(DataError, match="cannot tell"):
+        score_column_for(["prob_pos", "prob_positive"])  # two positive names: ambiguous

@@ -1,0 +1,208 @@
+"""The text classifier's configurations: :class:`ClassifierConfig` (saved with the model and
+read back when serving) and :class:`TrainingConfig` (how it was trained), with the choices of
+their settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from .fields import ENSEMBLE_HELP, SEED_HELP, ConfigBase, check_settings, setting
+
+ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru", "cnn", "cnn-lstm", "cnn-gru", "fasttext")
+POOLINGS = ("last", "mean", "max", "attention")
+TOKENIZERS = ("unicode_script", "whitespace", "wordpiece")
+TRUNCATIONS = ("head", "head_tail")
+#: Keras dtype policies a classifier is trained under (``ClassifierConfig.dtype_policy``).
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+#: Learning-rate schedules and optimizers of :class:`TrainingConfig`.
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "lazy_adam")
+#: Attribution methods of ``Predictor.explain`` (``sentiment predict --explain --method``).
+EXPLAIN_METHODS = ("auto", "integrated_gradients", "attention")
+
+#: Texts per model call when predicting (``Predictor``, ``sentiment predict``, ``evaluate`` and
+#: ``score``). Texts are sorted by length into batches, so a large batch adds little padding
+#: (docs/benchmarks/scoring.md compares 256 with 64).
+INFERENCE_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class ClassifierConfig(ConfigBase):
+    """Every preprocessing and model setting of a many-to-one text classifier.
+
+    Attributes:
+        arch: recurrent encoder, ``lstm``, ``gru``, ``bilstm`` or ``bigru``; ``cnn`` (Kim 2014
+            multi-width Conv1D with max-over-time pooling; needs ``pooling="max"``); or
+            ``cnn-lstm`` / ``cnn-gru`` (Conv1D + MaxPooling1D front end feeding ``layers``
+            LSTM/GRU layers); or ``fasttext`` (the embeddings of the words and their n-grams
+            averaged, then the output layer; Joulin et al. 2017, "Bag of Tricks for Efficient
+            Text Classification", EACL; pooling ``mean`` or ``max``).
+        embedding_dim: width of the token embeddings.
+        units: recurrent units per direction and layer.
+        layers: number of stacked recurrent layers.
+        filters: Conv1D filters per kernel width (``cnn*`` architectures).
+        kernel_sizes: Conv1D kernel widths in tokens (``cnn*``); one Conv1D per width, their
+            features concatenated.
+        pool_size: MaxPooling1D window and stride of the ``cnn-lstm`` / ``cnn-gru`` front end.
+        pooling: ``last`` (final unmasked state), ``mean`` or ``max`` over unmasked steps, or
+            ``attention`` (masked additive attention, Bahdanau et al. 2015, with ``units``
+            hidden units); ``None`` (default) resolves to ``mean`` for ``fasttext`` and
+            ``max`` for the others.
+        dropout: dropout rate before the output layer, in ``[0, 1)``.
+        embedding_dropout: rate of ``SpatialDropout1D`` on the token embeddings (whole
+            embedding channels dropped for a text, Tompson et al., CVPR 2015), in ``[0, 1)``;
+            0 adds no layer.
+        max_length: truncation length in tokens.
+        truncation: ``head`` keeps the first ``max_length`` tokens; ``head_tail`` keeps the
+            first quarter and the last three quarters (Sun et al., 2019, "How to Fine-Tune BERT
+            for Text Classification", found head+tail best on IMDB).
+        tokenizer: ``unicode_script`` (tensorflow-text ``UnicodeScriptTokenizer``, punctuation
+            becomes its own token), ``whitespace``, or ``wordpiece`` (subwords learned from the
+            training split, see :mod:`sentiment.text.wordpiece`).
+        vocab_size: maximum vocabulary size including padding (id 0) and the OOV token (id 1).
+        min_frequency: minimum count in the training split for a token to enter the vocabulary
+            (for ``wordpiece``: the lower bound of the learner's count threshold).
+        ngrams: word n-grams of orders 2..``ngrams`` added to each text's tokens (after
+            truncating the words to ``max_length``) and to the vocabulary; 1 (default) for words
+            only. Word tokenizers only (not ``wordpiece``).
+        ensemble: number of classifiers trained independently (seeds ``seed``, ``seed + 1``,
+            ...; each with its own shuffling, early stopping and weight averaging, all on the
+            same vocabulary and validation split) whose probabilities are averaged; 1 (default)
+            for a single model. Training and prediction take ``ensemble`` times as long.
+        labels: display names of the classes, in output order.
+        label_values: the raw label values of the training data as strings, aligned with
+            ``labels`` (``["0", "1"]`` for IMDB, whose names are negative/positive).
+        dtype_policy: the Keras dtype policy the model was trained under (``float32``,
+            ``mixed_float16`` or ``mixed_bfloat16``; filled in by training from
+            ``TrainingConfig.mixed_precision``); the output layer always computes in float32.
+            Files written before it had this name hold it under ``mixed_precision``.
+
+    Raises:
+        ConfigError: on construction, when a value is out of range.
+    """
+
+    RENAMED = {"mixed_precision": "dtype_policy"}
+
+    arch: str = setting("gru", choices=ARCHITECTURES)
+    embedding_dim: int = setting(128, min=1)
+    units: int = setting(64, min=1, help="Recurrent units per direction.")
+    layers: int = setting(1, min=1, help="Stacked recurrent layers.")
+    filters: int = setting(100, min=1,
+                           help="Conv1D filters per kernel width (cnn, cnn-lstm, cnn-gru).")
+    kernel_sizes: tuple[int, ...] = setting(
+        (3, 4, 5), min=1, item="kernel size",
+        help="Conv1D kernel widths in tokens, comma-separated (cnn*).")
+    pool_size: int = setting(2, min=1,
+                             help="MaxPooling1D window of the cnn-lstm/cnn-gru front end.")
+    pooling: str | None = setting(
+        None, choices=POOLINGS,
+        help="Pooling over time (respects the mask).  [default: max; mean for fasttext]")
+    dropout: float = setting(0.3, min=0.0, max=1.0, max_open=True,
+                             help="Dropout rate before the output layer.")
+    embedding_dropout: float = setting(0.25, min=0.0, max=1.0, max_open=True,
+                                       help="SpatialDropout1D rate on the token embeddings.")
+    max_length: int = setting(600, min=1, help="Truncate texts to this many tokens.")
+    truncation: str = setting(
+        "head_tail", choices=TRUNCATIONS,
+        help="Keep the first tokens, or the first quarter and the last three quarters.")
+    tokenizer: str = setting("unicode_script", choices=TOKENIZERS)
+    vocab_size: int = setting(20000, min=3,
+                              help="Maximum vocabulary size, padding and OOV token included.")
+    min_frequency: int = setting(
+        3, min=1, help="Minimum count of a token in the training split to enter the vocabulary.")
+    ngrams: int = setting(1, min=1, help="Add word n-grams up to this order to the tokens and "
+                          "the vocabulary (2: bigrams, as fastText; word tokenizers only).")
+    ensemble: int = setting(1, min=1, help=ENSEMBLE_HELP)
+    labels: tuple[str, ...] = ()
+    label_values: tuple[str, ...] = ()
+    dtype_policy: str = setting("float32", choices=DTYPE_POLICIES, cli=False)
+
+    def __post_init__(self):
+        if self.pooling is None:
+            object.__setattr__(self, "pooling", "mean" if self.arch == "fasttext" else "max")
+        check_settings(self)
+        if self.arch == "cnn" and self.pooling != "max":
+            raise ConfigError(f"arch cnn pools with max over time (Kim 2014); pooling must be "
+                              f"max, received {self.pooling!r}")
+        if self.arch == "fasttext" and self.pooling not in ("mean", "max"):
+            raise ConfigError(f"arch fasttext averages (or maxes) its token embeddings; pooling "
+                              f"must be mean or max, received {self.pooling!r}")
+        if self.ngrams > 1 and self.tokenizer == "wordpiece":
+            raise ConfigError(f"ngrams={self.ngrams} needs a word tokenizer (unicode_script or "
+                              "whitespace), not wordpiece")
+        object.__setattr__(self, "labels", tuple(str(x) for x in self.labels))
+        object.__setattr__(self, "label_values", tuple(str(x) for x in self.label_values))
+        if self.label_values and len(self.label_values) != len(self.labels):
+            raise ConfigError("labels and label_values must have the same length")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class TrainingConfig(ConfigBase):
+    """How a classifier is trained (saved for the record; serving does not need it).
+
+    Attributes:
+        epochs: maximum number of passes over the training data.
+        batch_size: texts per batch.
+        learning_rate: Adam step size (the peak, with a schedule).
+        learning_rate_schedule: ``constant``, or ``cosine``: decay from ``learning_rate`` to
+            5% of it over the ``epochs`` planned (Loshchilov & Hutter, "SGDR", ICLR 2017,
+            without restarts).
+        optimizer: ``lazy_adam`` (default): Adam that updates only the embedding rows each
+            batch uses (TensorFlow Addons' ``LazyAdam``, see :mod:`sentiment.models.optimizers`);
+            faster with large vocabularies (n-grams) and more accurate for the default GRU on
+            IMDB (docs/benchmarks/imdb.md); or ``adam`` (Keras' Adam, which moves every
+            embedding row at every step).
+        validation_fraction: share of the training data held out when no validation data is
+            given.
+        patience: epochs without improvement of validation loss before early stopping (the
+            best weights are restored).
+        ema_momentum: keep an exponential moving average of the weights with at most this
+            decay per step (:class:`sentiment.models.weight_averaging.WeightAveraging`; 0.995
+            averages about the last 200 steps), and use it wherever it has a lower validation
+            loss than the last step's weights; 0 keeps the last step's weights.
+        adversarial: train also on embeddings perturbed by this L2 norm in the direction that
+            most increases the loss (Miyato et al. 2017, the fast gradient method;
+            :class:`sentiment.models.adversarial.AdversarialTraining`); each step then costs
+            about twice as much; 0 (default) turns it off.
+        bucketing: batch texts of similar length together (``tf.data``
+            ``bucket_by_sequence_length``); otherwise each batch is padded to its longest text.
+        mixed_precision: train under ``mixed_float16`` on GPU or ``mixed_bfloat16`` on CPU (the
+            policy used is saved as ``ClassifierConfig.dtype_policy``).
+        seed: seed for shuffling, the validation split and weight initialisation.
+    """
+
+    epochs: int = setting(3, min=1)
+    batch_size: int = setting(64, min=1, help="Texts per training batch.")
+    learning_rate: float = setting(2e-3, min=0, min_open=True, help="Adam's peak learning rate.")
+    learning_rate_schedule: str = setting(
+        "constant", choices=LEARNING_RATE_SCHEDULES,
+        help="constant, or cosine: decay to 5% of the peak over the planned epochs.")
+    optimizer: str = setting(
+        "lazy_adam", choices=OPTIMIZERS,
+        help="lazy_adam: Adam updating only the embedding rows a batch uses (faster, and less "
+        "drift of rare words' embeddings); adam: Keras' Adam.")
+    validation_fraction: float = setting(
+        0.1, min=0.0, max=1.0, min_open=True, max_open=True,
+        help="Share of the training data held out when no validation file is given.")
+    patience: int = setting(
+        1, min=0, help="Epochs without improvement of validation loss before stopping.")
+    ema_momentum: float = setting(
+        0.995, min=0.0, max=1.0, max_open=True,
+        help="Keep a moving average of the weights with this decay per step, and save it where "
+        "it validates better than the last step's weights; 0 for no average.")
+    adversarial: float = setting(
+        0.0, min=0.0, metavar="EPSILON",
+        help="Adversarial training: also train on embeddings perturbed by this L2 norm towards "
+        "a higher loss (Miyato et al. 2017); about twice the training time; 0 for none.")
+    bucketing: bool = setting(True, help="Batch texts of similar length together.")
+    mixed_precision: bool = setting(False, negative=False,
+                                    help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")
+    seed: int = setting(1337, help=SEED_HELP)
+
+    def __post_init__(self):
+        check_settings(self)
