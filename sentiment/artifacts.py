@@ -131,7 +131,7 @@ def check_not_input(output: str | os.PathLike, source: str | os.PathLike) -> Non
         same = False
     if same:
         raise ConfigError(f"output {str(output)!r} would replace the input {str(source)!r} "
-                          "(the same file); choose another output path")
+                          "(the same path); choose another output path")
 
 
 def check_not_inside(output: str | os.PathLike, directory: str | os.PathLike,

@@ -71,7 +71,7 @@ def test_an_output_that_is_the_input_under_another_name_is_refused(tmp_path, mon
         with pytest.raises(ConfigError) as caught:
             check_not_input(output, "w.csv")
         assert str(caught.value) == (f"output {output!r} would replace the input 'w.csv' (the "
-                                     "same file); choose another output path")
+                                     "same path); choose another output path")
     check_not_input("other.csv", "w.csv")  # a new file
     Path("copy.csv").write_text("text\nfine\n")
     check_not_input("copy.csv", "w.csv")  # same content, another file

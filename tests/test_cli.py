@@ -266,5 +266,5 @@ def test_forecast_predict_refuses_to_write_over_its_data(runner, tmp_path, monke
                                       "series.csv", option, output])
         assert result.exit_code == 2
         assert result.output == (f"Error: output '{output}' would replace the input "
-                                 "'series.csv' (the same file); choose another output path\n")
+                                 "'series.csv' (the same path); choose another output path\n")
     assert data.read_text() == "date,x\n2020-01-01,1\n2020-01-02,2\n"

@@ -145,7 +145,7 @@ def test_an_output_that_is_the_input_exits_2_and_leaves_the_input(tmp_path, tiny
         result = run(["w.csv", "-o", output, "--model", str(tiny_model_dir), *extra])
         assert result.exit_code == 2, result.output
         assert result.stderr == (f"Error: output '{output}' would replace the input 'w.csv' "
-                                 "(the same file); choose another output path\n")
+                                 "(the same path); choose another output path\n")
     assert (tmp_path / "w.csv").read_bytes() == original
 
 

@@ -142,7 +142,7 @@ def test_export_replaces_an_earlier_export_but_never_other_directories(tiny_mode
                                       "--output", str(output)])
         assert result.exit_code == 2, result.output
         assert result.output == (f"Error: output '{output}' would replace the input "
-                                 f"'{tiny_model_dir}' (the same file); choose another output "
+                                 f"'{tiny_model_dir}' (the same path); choose another output "
                                  "path\n")
     with pytest.raises(ConfigError, match="not a sentiment SavedModel export"):
         export_saved_model(tiny_model_dir, tmp_path / "link")  # the library refuses it too

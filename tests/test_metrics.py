@@ -1,7 +1,22 @@
+import math
+
 import numpy as np
 import pytest
 
-from sentiment.metrics import classification_report, confusion_matrix, roc_auc
+from sentiment.metrics import (
+    calibration_bins,
+    classification_report,
+    confusion_matrix,
+    expected_calibration_error,
+    log_loss,
+    roc_auc,
+    roc_curve,
+)
+
+# four rows, two classes; P(class 1) per row. Predictions: 0, 0, 0, 1 -> row 3 is wrong.
+Y = np.array([0, 0, 1, 1])
+P1 = np.array([0.1, 0.4, 0.35, 0.8])
+PROBS = np.c_[1 - P1, P1]
 
 
 def test_confusion_matrix_rows_are_true_classes():
@@ -70,3 +85,34 @@ def test_baseline_reports_and_default_season():
     assert reports["repeat_last"] == error_report(windows.targets, windows.past[:, -1:, :1])
     assert reports["seasonal_naive"]["season"] == 3
     assert baseline_reports(windows, 1, 7)["seasonal_naive"] is None  # lookback < season
+
+
+def test_log_loss_by_hand():
+    expected = -(math.log(0.9) + math.log(0.6) + math.log(0.35) + math.log(0.8)) / 4
+    assert log_loss(Y, PROBS) == pytest.approx(expected)
+    assert log_loss([0], [[0.0, 1.0]]) == pytest.approx(-math.log(1e-7))  # clipped, finite
+
+
+def test_expected_calibration_error_by_hand():
+    # confidences 0.9, 0.6, 0.65, 0.8 -> bins 9, 6, 6, 8 of ten
+    # bin 6: mean confidence 0.625, accuracy 1/2; bin 8: 0.8, 1; bin 9: 0.9, 1
+    expected = 2 / 4 * abs(0.5 - 0.625) + 1 / 4 * abs(1 - 0.8) + 1 / 4 * abs(1 - 0.9)
+    assert expected_calibration_error(Y, PROBS, bins=10) == pytest.approx(expected)
+    stats = calibration_bins(Y, PROBS, bins=10)
+    assert stats["count"].tolist() == [0, 0, 0, 0, 0, 0, 2, 0, 1, 1]
+    assert stats["accuracy"][6] == 0.5 and math.isnan(stats["accuracy"][0])
+    # a perfectly calibrated case: confidence 1 and always right
+    assert expected_calibration_error([0, 1], [[1.0, 0.0], [0.0, 1.0]]) == 0.0
+
+
+def test_roc_curve_points_by_hand_and_area_matches_roc_auc():
+    fpr, tpr, thresholds = roc_curve(Y == 1, P1)
+    # thresholds 0.8, 0.4, 0.35, 0.1: positives above each
+    assert fpr.tolist() == [0.0, 0.0, 0.5, 0.5, 1.0]
+    assert tpr.tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
+    assert thresholds.tolist() == [math.inf, 0.8, 0.4, 0.35, 0.1]
+    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    assert area == pytest.approx(roc_auc(Y, P1)) == pytest.approx(0.75)
+    # tied scores make one point
+    fpr, tpr, _ = roc_curve([0, 1, 1], [0.5, 0.5, 0.9])
+    assert fpr.tolist() == [0.0, 0.0, 1.0] and tpr.tolist() == [0.0, 0.5, 1.0]

@@ -30,6 +30,7 @@ from .options import (
     translate_errors,
 )
 from .score import score
+from .serve import serve
 
 NAMED_DATASETS = ("imdb", "sst2")
 
@@ -223,5 +224,6 @@ def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_labe
 main.add_command(score)
 main.add_command(forecast)
 main.add_command(export)
+main.add_command(serve)
 
 __all__ = ["main", "CliError"]

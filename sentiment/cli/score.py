@@ -153,7 +153,7 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
     if not quiet:
         rate = (result.rows - result.resumed_from) / max(result.seconds, 1e-9)
         resumed = (f" (resumed after {result.resumed_from:,})" if result.resumed_from else "")
-        click.echo(f"scored {result.rows:,} rows{resumed}, {result.errors:,} with errors, "
+        click.echo(f"scored {result.rows:,} row{'s' if result.rows != 1 else ''}{resumed}, {result.errors:,} with errors, "
                    f"{rate:,.0f} rows/s -> {result.output or 'standard output'} "
                    f"({result.output_format})", err=True)
 

@@ -86,7 +86,9 @@ def load_keras_model(path: str | Path):
         raise ModelError(f"{path} is not a valid Keras archive (not a zip file); it is "
                          "corrupted: train the model again")
     try:
-        return keras.saving.load_model(path, compile=False)
+        # safe_mode=True explicitly, so that keras.config.enable_unsafe_deserialization()
+        # elsewhere in the process cannot let a model file run Python code (a lambda layer)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # noqa: BLE001  zip, h5 and deserialization errors
         raise ModelError(f"{path} is corrupted ({type(error).__name__}: {str(error)[:200]}); "
                          "train the model again") from None

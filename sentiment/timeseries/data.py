@@ -45,6 +45,11 @@ ETTH1_BORDERS = (12 * 30 * 24, 12 * 30 * 24 + 4 * 30 * 24, 12 * 30 * 24 + 8 * 30
 
 #: Class names taken for the positive class when a scored file's index column is chosen.
 POSITIVE_LABELS = ("positive", "pos", "1", "true", "yes")
+#: The negative class that must go with each positive label above: ``positive`` and ``pos``
+#: against ``negative``/``neg``; ``1`` only against ``0`` or ``-1`` (so star ratings 1/5 are
+#: never read as a polarity), ``true`` against ``false``, ``yes`` against ``no``.
+NEGATIVE_LABELS = {"positive": ("negative", "neg"), "pos": ("negative", "neg"),
+                   "1": ("0", "-1"), "true": ("false",), "yes": ("no",)}
 _WEEK = 7 * 86400
 _RULE = re.compile(r"^\s*(\d+)?\s*(s|sec|min|t|h|d|w)\s*$", re.IGNORECASE)
 _RULE_SECONDS = {"s": 1, "sec": 1, "min": 60, "t": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -412,7 +417,8 @@ def score_column_for(columns: Sequence[str], score_column: str | None = None,
     the confidence of whichever class was predicted, not a polarity). Without it, the
     positive class's probability: of exactly two ``prob_<label>`` columns (``sentiment score
     --probabilities`` of a two-class model), the one whose label is one of
-    :data:`POSITIVE_LABELS` (any case); a file without ``prob_`` columns but with a
+    :data:`POSITIVE_LABELS` while the other is its negative in :data:`NEGATIVE_LABELS` (any
+    case; star ratings ``1``/``5`` are refused); a file without ``prob_`` columns but with a
     ``score`` column (the earlier default) uses that.
 
     Raises:
@@ -434,15 +440,16 @@ def score_column_for(columns: Sequence[str], score_column: str | None = None,
     if not probabilities and "score" in columns:
         return "score"
     if len(probabilities) == 2:
-        positive = [name for name in probabilities
-                    if name[len(PROBABILITY_PREFIX):].strip().lower() in POSITIVE_LABELS]
-        if len(positive) == 1:
-            return positive[0]
+        first, second = (name[len(PROBABILITY_PREFIX):].strip().lower()
+                         for name in probabilities)
+        for index, (label, other) in enumerate(((first, second), (second, first))):
+            if label in POSITIVE_LABELS and other in NEGATIVE_LABELS[label]:
+                return probabilities[index]
     found = ", ".join(probabilities) if probabilities else "none"
     raise DataError(f"{source}: cannot tell which column holds the positive class's probability "
                     f"(prob_ columns: {found}); the index needs a file scored with "
-                    "--probabilities by a two-class model whose labels include positive, pos, "
-                    "1, true or yes, or pass --score-column")
+                    "--probabilities by a two-class model labelled positive/negative, "
+                    "pos/neg, 1/0, true/false or yes/no, or pass --score-column")
 
 
 def resample_scores(path: str | Path, date_column: str, score_column: str | None = None,

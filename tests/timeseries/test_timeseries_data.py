@@ -282,14 +282,26 @@ def test_resample_refuses_predicted_score_and_unclear_classes(tmp_path):
     with pytest.raises(DataError, match="prob_ columns: prob_1star, prob_5star"):
         resample_scores(path, "created", None, "1D")
     assert resample_scores(path, "created", "prob_5star", "1D").columns[0] == "prob_5star"
+    # star ratings 1 and 5: "1" is not the positive class of a 1-to-5 scale
+    ratings = [{"created": row["created"], "prob_1": 0.2, "prob_5": 0.8} for row in rows]
+    pq.write_table(pa.Table.from_pylist(ratings), path)
+    with pytest.raises(DataError, match="prob_ columns: prob_1, prob_5"):
+        resample_scores(path, "created", None, "1D")
+    for negative, positive in (("0", "1"), ("neg", "pos"), ("False", "True"), ("no", "yes")):
+        pairs = [{"created": row["created"], f"prob_{negative}": 0.3,
+                  f"prob_{positive}": 0.7} for row in rows]
+        pq.write_table(pa.Table.from_pylist(pairs), path)
+        assert resample_scores(path, "created", None, "1D").columns[0] == f"prob_{positive}"
 
 
 def test_score_column_for_labels_by_name():
     from sentiment.timeseries.data import score_column_for
 
-    for label in ("positive", "POS", "1", "True", "yes"):
-        other = "0" if label != "0" else "neg"
+    for label, other in (("positive", "negative"), ("POS", "neg"), ("1", "0"), ("1", "-1"),
+                         ("True", "false"), ("yes", "No")):
         assert score_column_for(["x", f"prob_{other}", f"prob_{label}"]) == f"prob_{label}"
+    with pytest.raises(DataError, match="cannot tell"):
+        score_column_for(["prob_0", "prob_positive"])  # not one pair of names
     assert score_column_for(["created", "score"]) == "score"  # a file without prob_ columns
     with pytest.raises(DataError, match="cannot tell"):
         score_column_for(["prob_pos", "prob_positive"])  # two positive names: ambiguous

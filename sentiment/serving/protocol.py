@@ -1,0 +1,206 @@
+"""Request bodies: reading them within a size limit, parsing JSON, checking their shape.
+
+Two body formats are understood, both JSON objects:
+
+* ours, ``POST /v1/predict``: ``{"texts": ["...", ...]}`` or ``{"text": "..."}``;
+* TensorFlow Serving's REST API, ``POST /v1/models/NAME:predict``: the row format
+  ``{"instances": ["...", {"b64": "..."}, {"texts": "..."}, ...]}`` or the columnar format
+  ``{"inputs": [...]}`` / ``{"inputs": {"texts": [...]}}``, with an optional
+  ``"signature_name"`` (``serving_default`` or ``serve``, the signatures ``sentiment
+  export`` writes).
+
+Every problem is a :class:`RequestError` carrying the HTTP status and a message naming the
+field: 400 for a body that is not JSON or has the wrong shape, 422 for an item that is not a
+string (naming its index), 413 for a body over the limit. Nothing a client sends is evaluated
+or unpickled: bodies are parsed with :func:`json.loads` only. Pure Python.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any, AsyncIterator
+
+#: The input and output names of the ``serve`` signature of ``sentiment export``.
+TF_INPUT = "texts"
+TF_SIGNATURES = ("serving_default", "serve")
+
+
+class RequestError(Exception):
+    """A request the server refuses: ``status`` (400, 404, 413, 422, 503...), a message for
+    the client and extra response headers."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def _type_name(value: Any) -> str:
+    """The JSON type of a parsed value, as a client would call it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+async def read_body(chunks: AsyncIterator[bytes], content_length: str | None,
+                    limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds ``limit`` bytes.
+
+    A ``Content-Length`` over the limit is refused before anything is read; a body without
+    one (chunked) is counted as it arrives.
+    """
+    too_large = RequestError(413, f"the request body exceeds the limit of {limit:,} bytes "
+                                  "(--max-body-size); send fewer texts per request")
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            raise RequestError(400, "invalid Content-Length header") from None
+        if declared > limit:
+            raise too_large
+    parts, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def parse_json(body: bytes) -> Any:
+    """``body`` parsed as JSON (UTF-8, or UTF-16/32 with a BOM as :func:`json.loads` reads).
+
+    Raises:
+        RequestError: 400 when the body is empty, not valid JSON or not decodable.
+    """
+    if not body.strip():
+        raise RequestError(400, 'the request body is empty; send a JSON object such as '
+                                '{"texts": ["..."]}')
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        raise RequestError(400, f"the request body is not valid JSON: {error}") from None
+    except UnicodeDecodeError as error:
+        raise RequestError(400, f"the request body is not UTF-8 text: {error}") from None
+    except RecursionError:
+        raise RequestError(400, "the request body is nested too deeply") from None
+
+
+def _string_items(items: list, field: str) -> list[str]:
+    """``items`` checked to be strings; 422 naming the first index that is not."""
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise RequestError(422, f"{field}[{index}] is {_type_name(item)}, not a string")
+    return items
+
+
+def parse_predict_body(payload: Any) -> tuple[list[str], bool]:
+    """The texts of a ``POST /v1/predict`` body and whether it was a single ``"text"``.
+
+    Raises:
+        RequestError: 400 naming the field for a wrong shape (not an object, neither or both
+            of ``texts`` and ``text``, an unknown field, ``texts`` not an array); 422 for an
+            item that is not a string (``texts[3] is number, not a string``).
+    """
+    if not isinstance(payload, dict):
+        raise RequestError(400, f'the body must be a JSON object, {{"texts": ["..."]}} or '
+                                f'{{"text": "..."}}; received {_type_name(payload)}')
+    unknown = sorted(set(payload) - {"texts", "text"})
+    if unknown:
+        raise RequestError(400, f"unknown field {unknown[0]!r}: the body takes \"texts\" (an "
+                                "array of strings) or \"text\" (a string)")
+    if ("texts" in payload) == ("text" in payload):
+        raise RequestError(400, 'give exactly one of the fields "texts" (an array of strings) '
+                                'or "text" (a string)')
+    if "text" in payload:
+        text = payload["text"]
+        if not isinstance(text, str):
+            raise RequestError(422, f"text is {_type_name(text)}, not a string")
+        return [text], True
+    texts = payload["texts"]
+    if not isinstance(texts, list):
+        raise RequestError(400, f"texts must be an array of strings; received "
+                                f"{_type_name(texts)}")
+    return _string_items(texts, "texts"), False
+
+
+def _tf_string(value: Any, field: str) -> str:
+    """One TensorFlow Serving string value: a JSON string, or ``{"b64": "..."}`` (bytes,
+    decoded as UTF-8 with invalid sequences read as U+FFFD, as the exported model does)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"b64"}:
+        encoded = value["b64"]
+        if not isinstance(encoded, str):
+            raise RequestError(422, f"{field}.b64 is {_type_name(encoded)}, not a string")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise RequestError(422, f"{field}.b64 is not valid base64") from None
+        return data.decode("utf-8", errors="replace")
+    raise RequestError(422, f"{field} is {_type_name(value)}, not a string")
+
+
+def _tf_instance(value: Any, field: str) -> str:
+    """A row-format instance: a string, ``{"b64": ...}``, or ``{"texts": string}``."""
+    if isinstance(value, dict) and set(value) != {"b64"}:
+        if set(value) != {TF_INPUT}:
+            raise RequestError(400, f"{field} must be a string or an object with the one "
+                                    f"input {TF_INPUT!r}; received keys "
+                                    f"{sorted(value)!r}")
+        return _tf_string(value[TF_INPUT], f"{field}.{TF_INPUT}")
+    return _tf_string(value, field)
+
+
+def parse_tf_serving_body(payload: Any) -> tuple[list[str], bool]:
+    """The texts of a TensorFlow Serving ``:predict`` body and whether it used the columnar
+    (``"inputs"``) format.
+
+    Raises:
+        RequestError: 400 for a wrong shape or an unknown signature, 422 for an item that is
+            not a string (naming its index).
+    """
+    if not isinstance(payload, dict):
+        raise RequestError(400, f'the body must be a JSON object, {{"instances": [...]}} or '
+                                f'{{"inputs": [...]}}; received {_type_name(payload)}')
+    signature = payload.get("signature_name")
+    if signature is not None and signature not in TF_SIGNATURES:
+        raise RequestError(400, f"signature_name {signature!r} not found: this model has "
+                                f"{' and '.join(TF_SIGNATURES)}")
+    unknown = sorted(set(payload) - {"instances", "inputs", "signature_name"})
+    if unknown:
+        raise RequestError(400, f"unknown field {unknown[0]!r}: the body takes \"instances\" "
+                                "or \"inputs\" (and \"signature_name\")")
+    if ("instances" in payload) == ("inputs" in payload):
+        raise RequestError(400, 'give exactly one of the fields "instances" (row format) or '
+                                '"inputs" (columnar format)')
+    if "instances" in payload:
+        instances = payload["instances"]
+        if not isinstance(instances, list):
+            raise RequestError(400, f"instances must be an array; received "
+                                    f"{_type_name(instances)}")
+        return [_tf_instance(value, f"instances[{i}]") for i, value in enumerate(instances)], \
+            False
+    inputs, field = payload["inputs"], "inputs"
+    if isinstance(inputs, dict):
+        if set(inputs) != {TF_INPUT}:
+            raise RequestError(400, f"inputs must be an array or an object with the one input "
+                                    f"{TF_INPUT!r}; received keys {sorted(inputs)!r}")
+        inputs, field = inputs[TF_INPUT], f"inputs.{TF_INPUT}"
+    if not isinstance(inputs, list):
+        raise RequestError(400, f"{field} must be an array of strings (input {TF_INPUT!r} has "
+                                f"shape (batch,)); received {_type_name(inputs)}")
+    return [_tf_string(value, f"{field}[{i}]") for i, value in enumerate(inputs)], True
