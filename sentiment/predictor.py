@@ -47,6 +47,12 @@ class Predictor:
         self._forward = tf.function(
             lambda ids: model(ids, training=False),
             input_signature=[tf.TensorSpec((None, None), tf.int32)], reduce_retracing=True)
+        # the text pipeline as one graph: run eagerly, its few thousand tensorflow-text ops
+        # cost a dispatch each, whatever the number of texts. One eager call first creates
+        # the lookup tables outside the graph, where explain() and export use them too.
+        encoder.encode(tf.constant([""]))
+        self._encode = tf.function(encoder.encode,
+                                   input_signature=[tf.TensorSpec((None,), tf.string)])
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -129,7 +135,7 @@ class Predictor:
 
     def _encode_block(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids of at most ``ENCODE_CHUNK`` texts: ``(flat_values int32, row_splits int64)``."""
-        return to_ragged_arrays(self.encoder.encode(texts))
+        return to_ragged_arrays(self._encode(tf.constant(texts, dtype=tf.string)))
 
     def _predict_block(self, ids: tuple[np.ndarray, np.ndarray], batch_size: int,
                        out: np.ndarray) -> None:
