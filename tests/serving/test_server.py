@@ -246,23 +246,9 @@ def test_bad_input_never_kills_the_server(server, http, expected):
     assert server.process.poll() is None
 
 
-def test_a_full_queue_answers_503_with_retry_after(server, http):
-    """Two requests of 2,000 texts (the --max-queue) at once: the second finds the first's
-    texts still queued (it needs 32 batches of 64). Bounded: at most 5 tries."""
-    texts = [f"review {i} was great" for i in range(2000)]
-    with ThreadPoolExecutor(2) as pool:
-        for _ in range(5):
-            first = pool.submit(http.post, f"{server.url}/v1/predict", json={"texts": texts})
-            time.sleep(0.2)
-            second = http.post(f"{server.url}/v1/predict", json={"texts": texts})
-            assert first.result(timeout=120).status_code == 200
-            assert len(first.result().json()["predictions"]) == 2000
-            if second.status_code == 503:
-                break
-            assert second.status_code == 200
-    assert second.status_code == 503, "the queue never filled"
-    assert second.headers["retry-after"] == "1" and "queue" in second.json()["error"]
-    assert http.post(f"{server.url}/v1/predict", json={"text": "ok"}).status_code == 200
+# A full queue (503 with Retry-After, the queued requests still answered) is tested in
+# test_app.py over real HTTP with a predictor that blocks until released: against the real
+# model, whether a second request finds the first one's texts still queued is only a race.
 
 
 def test_concurrent_clients_get_their_own_results(server, expected):
