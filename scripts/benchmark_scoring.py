@@ -4,9 +4,16 @@
 Scores the IMDB test set (25,000 reviews) and a copy replicated ``--replicate`` times
 (250,000 rows by default, written with one 25,000-row row group per copy), each in a fresh
 subprocess, and prints rows per second and the peak resident memory (``ru_maxrss``) of each.
-The plain recipe, measured in the same run on a random sample of ``--baseline-rows`` reviews,
-encodes the texts, pads every row to the model's ``max_length`` and calls
-``model.predict(ids, batch_size=32)``.
+In the same run, on the same 25,000 reviews:
+
+- the *reference*: ``score_file`` with the Keras model run as it is, one batch at a time,
+  and TensorFlow's oneDNN kernels off (``Predictor(fast_inference=False, threads=1)``,
+  ``TF_ENABLE_ONEDNN_OPTS=0``): scoring as it ran before the inference work of issue 20 on a
+  CPU where TensorFlow leaves oneDNN off, apart from the text pipeline's ``tf.function``;
+- the plain recipe, on a random sample of ``--baseline-rows`` reviews: encode the texts, pad
+  every row to the model's ``max_length``, ``model.predict(ids, batch_size=32)``.
+
+The scoring runs set ``TF_ENABLE_ONEDNN_OPTS=1``, as ``sentiment score`` does.
 
     python scripts/benchmark_scoring.py --model ~/.sentiment/models/default
 
@@ -23,31 +30,15 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from sentiment.paths import default_model_dir
 
-
-def default_data() -> Path:
-    root = os.environ.get("SENTIMENT_DATA_DIR")
-    base = Path(root) if root else PROJECT_ROOT.parent / "shared" / "data"
-    return base / "imdb" / "test.parquet"
-
-
-def default_model() -> Path:
-    value = os.environ.get("SENTIMENT_MODEL_DIR")
-    return Path(value) if value else Path.home() / ".sentiment" / "models" / "default"
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process in MiB (Linux reports ``ru_maxrss`` in KiB)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+from _common import default_data, peak_rss_mib, replicate  # scripts/_common.py
 
 
 def child_score(args) -> dict:
@@ -57,7 +48,10 @@ def child_score(args) -> dict:
     from sentiment.predictor import Predictor
     from sentiment.scoring import score_file
 
-    predictor = Predictor.load(args.model)
+    if args.reference:  # the Keras model as it is, one batch at a time
+        predictor = Predictor.load(args.model, fast_inference=False, threads=1)
+    else:
+        predictor = Predictor.load(args.model)
     predictor.predict_proba(["warm up the graph"])
     started = time.perf_counter()
     result = score_file(predictor, args.input, args.output, batch_size=args.batch_size,
@@ -92,37 +86,21 @@ def child_baseline(args) -> dict:
             "peak_rss_mib": peak_rss_mib()}
 
 
-def run_child(mode: str, **kwargs) -> dict:
-    command = [sys.executable, __file__, "--child", mode]
+def run_child(mode: str, onednn: str = "1", reference: bool = False, **kwargs) -> dict:
+    """Run one measurement in a fresh process with ``TF_ENABLE_ONEDNN_OPTS=onednn``."""
+    command = [sys.executable, __file__, "--child", mode] + (["--reference"] if reference else [])
     for key, value in kwargs.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
-    completed = subprocess.run(command, capture_output=True, text=True)
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn}
+    completed = subprocess.run(command, capture_output=True, text=True, env=env)
     if completed.returncode != 0:
         sys.exit(f"{mode} run failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def replicate(source: Path, target: Path, copies: int) -> int:
-    """Write ``copies`` copies of ``source`` into ``target``, one row group per copy (ids
-    suffixed with the copy number). Returns the number of rows."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(source)
-    with pq.ParquetWriter(target, table.schema) as writer:
-        for copy in range(copies):
-            part = table
-            if "id" in table.column_names and pa.types.is_string(table.schema.field("id").type):
-                part = table.set_column(table.column_names.index("id"), "id",
-                                        pc.binary_join_element_wise(table["id"], f"r{copy}", "-"))
-            writer.write_table(part, row_group_size=table.num_rows)
-    return table.num_rows * copies
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=default_model())
+    parser.add_argument("--model", type=Path, default=default_model_dir())
     parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--replicate", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -135,6 +113,7 @@ def main() -> None:
     parser.add_argument("--child", choices=("score", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
+    parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
@@ -159,6 +138,13 @@ def main() -> None:
         print(f"plain recipe (model.predict, padded to max_length, batch 32), "
               f"{baseline['rows']:,} rows: {baseline['rows_per_s']:,.1f} rows/s, "
               f"peak RSS {baseline['peak_rss_mib']:,.0f} MiB", flush=True)
+        reference = run_child("score", onednn="0", reference=True, model=args.model,
+                              input=args.data, output=workdir / "reference.parquet",
+                              batch_size=args.batch_size, chunk_size=args.chunk_size)
+        print(f"reference (Keras model as it is, one batch at a time, oneDNN off), "
+              f"{reference['rows']:,} rows: {reference['rows_per_s']:,.1f} rows/s "
+              f"({reference['seconds']:,.0f} s), peak RSS {reference['peak_rss_mib']:,.0f} MiB",
+              flush=True)
         results = {}
         for name, path in (("25k", args.data), (f"{rows_big // 1000}k", big)):
             out = workdir / f"scored_{name}.parquet"
@@ -168,11 +154,28 @@ def main() -> None:
             print(f"sentiment score, {r['rows']:,} rows: {r['rows_per_s']:,.1f} rows/s "
                   f"({r['seconds']:,.0f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB",
                   flush=True)
+            if name == "25k":
+                check_same_predictions(workdir / "reference.parquet", out)
             out.unlink()
         small, large = results.values()
-        print(f"throughput vs plain recipe: {small['rows_per_s'] / baseline['rows_per_s']:.2f}x "
+        print(f"throughput vs reference: {small['rows_per_s'] / reference['rows_per_s']:.2f}x "
+              f"(25k); vs plain recipe: {small['rows_per_s'] / baseline['rows_per_s']:.2f}x "
               f"(25k), {large['rows_per_s'] / baseline['rows_per_s']:.2f}x (large)")
         print(f"peak RSS large / 25k: {large['peak_rss_mib'] / small['peak_rss_mib']:.3f}")
+
+
+def check_same_predictions(reference: Path, scored: Path) -> None:
+    """Print the largest difference between the two runs' probabilities; exit if the
+    labels or row count differ or a probability differs by more than 1e-5."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    a, b = pq.read_table(reference), pq.read_table(scored)
+    columns = ["predicted_score"]  # the winning class's probability
+    worst = max(float(np.max(np.abs(np.asarray(a[c]) - np.asarray(b[c])))) for c in columns)
+    print(f"largest probability difference vs reference: {worst:.2e}", flush=True)
+    if a.num_rows != b.num_rows or not a["predicted_label"].equals(b["predicted_label"]) or worst > 1e-5:
+        sys.exit("the scored probabilities differ from the reference's by more than 1e-5")
 
 
 if __name__ == "__main__":

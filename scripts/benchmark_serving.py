@@ -39,20 +39,12 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from sentiment.paths import default_model_dir
+
+from _common import default_data  # scripts/_common.py: ../shared/data fallback
+
 HOST = "127.0.0.1"
 ROWS = ((1, 1), (8, 1), (32, 1), (128, 1), (32, 64))  # (clients, texts per request)
-
-
-def default_data() -> Path:
-    root = os.environ.get("SENTIMENT_DATA_DIR")
-    base = Path(root) if root else PROJECT_ROOT.parent / "shared" / "data"
-    return base / "imdb" / "test.parquet"
-
-
-def default_model() -> Path:
-    value = os.environ.get("SENTIMENT_MODEL_DIR")
-    return Path(value) if value else Path.home() / ".sentiment" / "models" / "default"
 
 
 def free_port() -> int:
@@ -94,7 +86,10 @@ def run_offline(model: Path, texts: list[str]) -> dict:
     try:
         completed = subprocess.run(
             [sys.executable, __file__, "--child-offline", "--model", str(model),
-             "--texts-file", handle.name], capture_output=True, text=True, timeout=3600)
+             "--texts-file", handle.name], capture_output=True, text=True, timeout=3600,
+            # oneDNN as `sentiment serve` (and every inference command) asks for it
+            env={**os.environ, "TF_ENABLE_ONEDNN_OPTS":
+                 os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1")})
     finally:
         os.unlink(handle.name)
     if completed.returncode != 0:
@@ -224,7 +219,7 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=default_model())
+    parser.add_argument("--model", type=Path, default=default_model_dir())
     parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--requests", type=int, default=20_000,
                         help="Texts sent per row (requests of a single-text row).")

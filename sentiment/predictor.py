@@ -11,6 +11,7 @@ postprocessing into plain dicts, like a Hugging Face ``pipeline``; the CLI wraps
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .config import CONFIG_FILE, INFERENCE_BATCH_SIZE, VOCAB_FILE, ClassifierConfig
+from .config import (CONFIG_FILE, INFERENCE_BATCH_SIZE, VOCAB_FILE, ClassifierConfig,
+                     default_inference_threads)
 from .errors import ConfigError, DataError
 from .text.batching import length_sorted_batches, pad_rows, to_ragged_arrays
 from .text.encoder import TextEncoder, valid_utf8
@@ -36,16 +38,35 @@ class Predictor:
             probabilities.
         encoder: the :class:`TextEncoder` the model was trained with.
         config: the model's :class:`ClassifierConfig` (class names in output order).
+        fast_inference: run recurrent classifiers through
+            :func:`sentiment.models.inference.inference_function` (no mask inside the
+            recurrent loop, the first input projection as a table lookup; the same
+            probabilities up to float rounding); ``False`` runs the Keras model as it is.
+            The fast path reads the weights once, here: a model trained further afterwards
+            needs a new ``Predictor``.
+        threads: batches run at once (default :func:`default_inference_threads`); each
+            batch's rows land in their own places whatever the order they finish in.
 
     Use :meth:`load` to read a model directory written by ``sentiment train``.
     """
 
-    def __init__(self, model, encoder: TextEncoder, config: ClassifierConfig):
+    def __init__(self, model, encoder: TextEncoder, config: ClassifierConfig, *,
+                 fast_inference: bool = True, threads: int | None = None):
+        from .models.inference import inference_function
+
+        threads = default_inference_threads() if threads is None else threads
+        if not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"threads must be an integer >= 1; received {threads!r}")
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.model = model
         self.encoder = encoder
         self.config = config
+        forward = inference_function(model) if fast_inference else None
+        self.fast_inference = forward is not None
         self._forward = tf.function(
-            lambda ids: model(ids, training=False),
+            forward or (lambda ids: model(ids, training=False)),
             input_signature=[tf.TensorSpec((None, None), tf.int32)], reduce_retracing=True)
         # the text pipeline as one graph: run eagerly, its few thousand tensorflow-text ops
         # cost a dispatch each, whatever the number of texts. One eager call first creates
@@ -60,8 +81,10 @@ class Predictor:
         return self.config.labels
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "Predictor":
-        """Load a model directory (``model.keras``, ``vocab.txt``, ``config.json``).
+    def load(cls, model_dir: str | Path, *, fast_inference: bool = True,
+             threads: int | None = None) -> "Predictor":
+        """Load a model directory (``model.keras``, ``vocab.txt``, ``config.json``);
+        ``fast_inference`` and ``threads`` as in the constructor.
 
         The sizes and SHA-256 digests that ``config.json`` records for ``vocab.txt`` and
         ``model.keras`` are checked first, then that the model's embedding reads ids of the
@@ -81,7 +104,8 @@ class Predictor:
         encoder = load_encoder(config, loaded.path)
         check_classifier_fits(model, encoder.vocabulary.vocabulary_size(), config.labels,
                               loaded.path / VOCAB_FILE, loaded.path / CONFIG_FILE)
-        return cls(model, encoder, config)
+        return cls(model, encoder, config, fast_inference=fast_inference,
+                   threads=threads)
 
     @staticmethod
     def _check_texts(texts: Sequence[Any]) -> list[str]:
@@ -142,8 +166,26 @@ class Predictor:
         """Probabilities of one encoded block into ``out[:rows]``, in batches of texts of
         similar length (padded to the longest in the batch)."""
         flat, splits = ids
-        for rows in length_sorted_batches(np.diff(splits), batch_size):
+
+        def run(rows):
             out[rows] = self._forward(tf.constant(pad_rows(flat, splits, rows))).numpy()
+
+        batches = list(length_sorted_batches(np.diff(splits), batch_size))
+        if self.threads == 1 or len(batches) == 1:
+            for rows in batches:
+                run(rows)
+            return
+        # independent batches side by side (TensorFlow releases the GIL inside its ops);
+        # each writes only its own rows of out
+        list(self._batch_pool().map(run, batches))
+
+    def _batch_pool(self) -> ThreadPoolExecutor:
+        """The threads that run batches, started on first use."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.threads,
+                                                thread_name_prefix="sentiment-predict")
+            return self._pool
 
     def postprocess(self, probabilities: np.ndarray) -> dict[str, Any]:
         """One row of probabilities ``(classes,)`` -> ``{"label", "score", "scores"}``."""

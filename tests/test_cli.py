@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -268,3 +269,29 @@ def test_forecast_predict_refuses_to_write_over_its_data(runner, tmp_path, monke
         assert result.output == (f"Error: output '{output}' would replace the input "
                                  "'series.csv' (the same path); choose another output path\n")
     assert data.read_text() == "date,x\n2020-01-01,1\n2020-01-02,2\n"
+
+
+def test_inference_commands_ask_for_onednn_unless_the_user_chose(monkeypatch):
+    from sentiment.cli import options
+
+    monkeypatch.delenv(options.ONEDNN_VARIABLE, raising=False)
+    options.enable_onednn()
+    assert os.environ[options.ONEDNN_VARIABLE] == "1"
+    monkeypatch.setenv(options.ONEDNN_VARIABLE, "0")
+    options.enable_onednn()
+    assert os.environ[options.ONEDNN_VARIABLE] == "0"
+
+
+def test_predict_runs_with_onednn_in_a_fresh_process(tiny_model_dir):
+    """The variable is set before TensorFlow is imported, where TensorFlow reads it."""
+    code = ("import sys; from sentiment.cli import main; "
+            "sys.argv = ['sentiment', 'predict', '--model', sys.argv[1], 'great fun']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "from tensorflow.python.util import _pywrap_util_port as port\n"
+            "import os; print('onednn', os.environ.get('TF_ENABLE_ONEDNN_OPTS'), "
+            "port.IsMklEnabled())")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    result = subprocess.run([sys.executable, "-c", code, str(tiny_model_dir)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "onednn 1 True" in result.stdout

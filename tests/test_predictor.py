@@ -195,3 +195,15 @@ def test_a_directory_of_another_kind_or_an_invalid_configuration_is_refused(tmp_
     with pytest.raises(ModelError, match=r"m/config.json is not a valid classifier configuration "
                                          r"\(arch must be one of"):
         Predictor.load(model)
+
+
+@pytest.mark.parametrize("model_fixture", ["tiny_model_dir", "tiny_ensemble_dir"])
+def test_the_fast_forward_pass_predicts_what_the_keras_model_does(model_fixture, request):
+    """Predictor runs recurrent models without masks inside the loop (models/inference.py);
+    the probabilities equal those of the Keras model run as it is, padding included."""
+    fast = Predictor.load(request.getfixturevalue(model_fixture))
+    plain = Predictor.load(request.getfixturevalue(model_fixture), fast_inference=False)
+    assert fast.fast_inference and not plain.fast_inference
+    texts = ["", "superb", "awful boring film " * 40, "great fun but dull", "x " * 700]
+    np.testing.assert_allclose(fast.predict_proba(texts, batch_size=2),
+                               plain.predict_proba(texts, batch_size=2), atol=1e-5)

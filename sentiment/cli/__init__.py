@@ -25,6 +25,7 @@ from .options import (
     label_column_option,
     model_option,
     quiet_option,
+    inference_tensorflow,
     quiet_tensorflow,
     text_column_option,
     translate_errors,
@@ -123,7 +124,7 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
 
 
 def _load_predictor(model_dir):
-    quiet_tensorflow()
+    inference_tensorflow()
     from ..paths import default_model_dir
     from ..predictor import Predictor
 

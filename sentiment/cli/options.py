@@ -37,6 +37,29 @@ def translate_errors(func):
     return wrapper
 
 
+#: Commands that only run models turn TensorFlow's oneDNN kernels on (``TF_ENABLE_ONEDNN_OPTS``
+#: unset only; TensorFlow itself enables them by default on some x86 CPUs and not on others).
+#: Predictions with and without them agree within float rounding; docs/benchmarks/scoring.md
+#: measures the speed. Training keeps TensorFlow's default (docs/benchmarks/imdb.md).
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+
+
+def enable_onednn() -> None:
+    """Ask TensorFlow for its oneDNN kernels unless ``TF_ENABLE_ONEDNN_OPTS`` is already set.
+
+    Only takes effect before TensorFlow is imported (the variable is read at import); child
+    processes (server workers) inherit it.
+    """
+    os.environ.setdefault(ONEDNN_VARIABLE, "1")
+
+
+def inference_tensorflow() -> None:
+    """:func:`quiet_tensorflow` for the commands that only run models (``predict``,
+    ``score``, ``evaluate``), after :func:`enable_onednn`."""
+    enable_onednn()
+    quiet_tensorflow()
+
+
 def quiet_tensorflow() -> None:
     """Import TensorFlow with its C++ start-up logging silenced (set ``SENTIMENT_DEBUG=1`` to
     see it).

@@ -17,8 +17,8 @@ from ..io.formats import INPUT_FORMATS, OUTPUT_FORMATS  # pure Python: no pyarro
 from .options import (
     CliError,
     inference_batch_size_option,
+    inference_tensorflow,
     model_option,
-    quiet_tensorflow,
     text_column_option,
     translate_errors,
 )
@@ -88,10 +88,24 @@ def _raise_terminated(signum, frame):
               help="Rows read, scored and written at a time (memory grows with it).")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run from its last completed chunk.")
+@click.option("--engine", type=click.Choice(["local", "beam"]), default="local",
+              show_default=True,
+              help="beam: run as an Apache Beam pipeline (pip install 'sentiment[beam]'); "
+              "INPUT is then a file pattern (local, gs://, s3://, ...) and -o a prefix for "
+              "the output shards. Rows come out in no particular order.")
+@click.option("--runner", default=None,
+              help="With --engine beam: the Beam runner (DataflowRunner, FlinkRunner, "
+              "SparkRunner, ...; default: local, in-process, one worker per core).")
+@click.option("--beam-option", "beam_options", multiple=True, metavar="KEY=VALUE",
+              help="With --engine beam: a pipeline option, passed as --KEY=VALUE "
+              "(repeatable), e.g. project=my-project, region=europe-west1.")
+@click.option("--num-shards", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --engine beam: output files (0: the runner decides).")
 @click.option("--quiet", is_flag=True, help="No progress or summary on standard error.")
 @translate_errors
 def score(input_path, output_path, model_dir, text_column, input_format, output_format,
-          probabilities, overwrite_columns, batch_size, chunk_size, resume, quiet):
+          probabilities, overwrite_columns, batch_size, chunk_size, resume, engine, runner,
+          beam_options, num_shards, quiet):
     """Classify every row of INPUT (CSV, TSV, JSON Lines, Parquet, text lines, or - for
     standard input) and write it with predicted_label, predicted_score and error columns.
 
@@ -99,7 +113,14 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
       sentiment score tickets.csv -o scored.csv
       sentiment score export.parquet -o scored.parquet --probabilities
       cat lines.txt | sentiment score - > scored.jsonl
+      sentiment score 'exports/day=*/part-*.parquet' -o scored/part --engine beam
     """
+    if engine == "beam":
+        return _score_on_beam(input_path, output_path, model_dir, text_column, input_format,
+                              output_format, probabilities, overwrite_columns, batch_size,
+                              resume, runner, beam_options, num_shards, quiet)
+    if runner or beam_options or num_shards:
+        raise click.UsageError("--runner, --beam-option and --num-shards need --engine beam")
     if resume and (output_path in (None, "-") or input_path == "-"):
         raise click.UsageError("--resume needs an input file and -o FILE")
     to_stdout = output_path in (None, "-")
@@ -114,7 +135,7 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
     model_path = Path(model_dir).expanduser() if model_dir else default_model_dir()
     if not to_stdout:
         check_not_inside(output_path, model_path)  # never write over the model being used
-    quiet_tensorflow()
+    inference_tensorflow()
     from ..predictor import Predictor
     from ..scoring import score_file, state_paths
 
@@ -156,6 +177,45 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
         click.echo(f"scored {result.rows:,} row{'s' if result.rows != 1 else ''}{resumed}, {result.errors:,} with errors, "
                    f"{rate:,.0f} rows/s -> {result.output or 'standard output'} "
                    f"({result.output_format})", err=True)
+
+
+def _score_on_beam(input_pattern, output_prefix, model_dir, text_column, input_format,
+                   output_format, probabilities, overwrite_columns, batch_size, resume, runner,
+                   beam_options, num_shards, quiet):
+    """``sentiment score --engine beam``: :func:`sentiment.beam.score_files`."""
+    if input_pattern == "-" or output_prefix in (None, "-"):
+        raise click.UsageError("--engine beam reads files (INPUT is a pattern) and needs "
+                               "-o PREFIX for its output shards")
+    if resume:
+        raise click.UsageError("--resume is for --engine local; a Beam runner retries "
+                               "failed work itself")
+    try:
+        import apache_beam  # noqa: F401
+    except ImportError:
+        raise CliError("--engine beam needs Apache Beam: pip install 'sentiment[beam]'"
+                       ) from None
+    from ..paths import default_model_dir
+
+    model = model_dir or str(default_model_dir())
+    if "://" not in str(model) and "://" not in output_prefix:
+        from ..artifacts import check_not_inside
+
+        check_not_inside(output_prefix, Path(model).expanduser())
+    inference_tensorflow()
+    from ..beam import score_files
+
+    started = time.monotonic()
+    result = score_files(model, input_pattern, output_prefix, text_column=text_column,
+                         input_format=input_format, output_format=output_format,
+                         probabilities=probabilities, overwrite_columns=overwrite_columns,
+                         batch_size=batch_size, runner=runner, beam_options=beam_options,
+                         num_shards=num_shards)
+    if not quiet:
+        seconds = time.monotonic() - started
+        rows = "an unknown number of" if result.rows is None else f"{result.rows:,}"
+        errors = "" if result.errors is None else f", {result.errors:,} with errors"
+        click.echo(f"scored {rows} rows{errors} in {seconds:,.0f} s on Beam -> "
+                   f"{output_prefix}-*.{result.output_format}", err=True)
 
 
 __all__ = ["score", "CliError"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import CliError, translate_errors
+from .options import CliError, enable_onednn, translate_errors
 
 
 @click.command()
@@ -22,6 +22,9 @@ from .options import CliError, translate_errors
 @click.option("--max-wait-ms", type=click.FloatRange(0, 10_000), default=5.0,
               show_default=True,
               help="How long the oldest waiting text waits for more to fill its batch.")
+@click.option("--concurrent-batches", type=click.IntRange(min=1), default=None,
+              help="Batches of one model run at once, each on its own thread  [default: one "
+              "per core, at most 4].")
 @click.option("--max-queue", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Texts waiting per model; beyond it requests get 503 with Retry-After.")
 @click.option("--max-body-size", type=click.IntRange(min=1), default=4 * 1024 * 1024,
@@ -42,8 +45,8 @@ from .options import CliError, translate_errors
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log one line per request (method, path, status; never headers).")
 @translate_errors
-def serve(models, host, port, max_batch_size, max_wait_ms, max_queue, max_body_size, workers,
-          api_key_file, graceful_timeout, log_level, access_log):
+def serve(models, host, port, max_batch_size, max_wait_ms, concurrent_batches, max_queue,
+          max_body_size, workers, api_key_file, graceful_timeout, log_level, access_log):
     """Serve models over HTTP with dynamic batching.
 
     \b
@@ -63,6 +66,7 @@ def serve(models, host, port, max_batch_size, max_wait_ms, max_queue, max_body_s
     except ImportError as error:
         raise CliError(f"sentiment serve needs {error.name}: pip install 'sentiment[serve]'"
                        ) from None
+    enable_onednn()  # before the server imports TensorFlow
     from ..paths import default_model_dir
     from ..serving.loading import ModelLoader, parse_model_specs, read_api_keys
     from ..serving.server import run_server
@@ -74,6 +78,7 @@ def serve(models, host, port, max_batch_size, max_wait_ms, max_queue, max_body_s
         loader.check()
     settings = ServeSettings(
         max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
+        **({"concurrent_batches": concurrent_batches} if concurrent_batches else {}),
         max_body_size=max_body_size,
         api_keys=read_api_keys(api_key_file) if api_key_file else ())
     failure = run_server(loaders, settings, host=host, port=port, workers=workers,

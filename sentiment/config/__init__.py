@@ -27,6 +27,7 @@ from .classifier import (
     DTYPE_POLICIES,
     EXPLAIN_METHODS,
     INFERENCE_BATCH_SIZE,
+    default_inference_threads,
     LEARNING_RATE_SCHEDULES,
     OPTIMIZERS,
     POOLINGS,
@@ -91,6 +92,6 @@ __all__ = [
     "FORECAST_DATASETS", "INFERENCE_BATCH_SIZE", "LEARNING_RATE_SCHEDULES", "METRICS_FILE",
     "MODEL_FILE", "OPTIMIZERS", "POOLINGS", "SPLITS", "TOKENIZERS", "TRUNCATIONS",
     "VOCAB_FILE", "ClassifierConfig", "ConfigBase", "ForecastTrainingConfig",
-    "ForecasterConfig", "TrainingConfig", "check_settings", "read_config_file", "setting",
-    "settings", "write_json",
+    "ForecasterConfig", "TrainingConfig", "check_settings", "default_inference_threads",
+    "read_config_file", "setting", "settings", "write_json",
 ]

@@ -4,6 +4,8 @@ their settings."""
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -25,6 +27,16 @@ EXPLAIN_METHODS = ("auto", "integrated_gradients", "attention")
 #: ``score``). Texts are sorted by length into batches, so a large batch adds little padding
 #: (docs/benchmarks/scoring.md compares 256 with 64).
 INFERENCE_BATCH_SIZE = 256
+
+
+def default_inference_threads() -> int:
+    """Batches run at once when predicting (``Predictor(threads=...)``, ``sentiment serve
+    --concurrent-batches``): one per core, at most 4.
+
+    A recurrent model's loop is a chain of small operations that keeps about one core busy,
+    so independent batches run side by side fill the others (docs/benchmarks/scoring.md).
+    """
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)

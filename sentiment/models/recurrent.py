@@ -48,16 +48,22 @@ def _fused_kernel_available() -> bool:
 
 class _HoistedInputProjection:
     """Mixin for a Keras GRU/LSTM layer: ``inner_loop`` projects the whole sequence once and
-    runs the subclass's recurrent step (``_projected_step``) in Keras' generic loop, or hands
+    runs the subclass's recurrent step (``projected_step``) in Keras' generic loop, or hands
     over to the Keras layer where that does not apply."""
 
     def _hoistable(self, training) -> bool:
         return (not self.unroll and not self.recurrent_dropout
                 and not (training and self.dropout) and not _fused_kernel_available())
 
-    def _projected_step(self, sequences, initial_state):
-        """``(projected (batch, time, gates), step, initial states as a list)``; ``step`` maps
-        ``(projected_t (batch, gates), states)`` to ``(output (batch, units), states)``."""
+    def input_projection(self, inputs):
+        """``inputs (..., input_dim)`` -> ``(..., gates)``: the inputs times the input kernel
+        plus the input bias, what the recurrent step adds to its own product."""
+        raise NotImplementedError
+
+    def projected_step(self):
+        """The recurrent step on projected inputs: ``step(projected_t (batch, gates), states)
+        -> (output (batch, units), states)``, states a list as ``keras.layers.GRU`` / ``LSTM``
+        keep them."""
         raise NotImplementedError
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -65,7 +71,9 @@ class _HoistedInputProjection:
             return super().inner_loop(sequences, initial_state, mask, training=training)
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        projected, step, states = self._projected_step(sequences, initial_state)
+        states = (list(initial_state) if isinstance(initial_state, (list, tuple))
+                  else [initial_state])
+        projected, step = self.input_projection(sequences), self.projected_step()
         # the generic loop Keras' own RNN layers call, on the projected inputs
         return keras_rnn(step, projected, states, go_backwards=self.go_backwards, mask=mask,
                          unroll=False, input_length=projected.shape[1],
@@ -87,16 +95,15 @@ class HoistedGRU(_HoistedInputProjection, keras.layers.GRU):
     def _hoistable(self, training) -> bool:
         return self.cell.reset_after and super()._hoistable(training)
 
-    def _projected_step(self, sequences, initial_state):
+    def input_projection(self, inputs):
         cell = self.cell
-        if isinstance(initial_state, (list, tuple)):
-            initial_state = initial_state[0]
-        # (batch, time, input_dim) @ (input_dim, 3 * units) -> (batch, time, 3 * units)
-        projected = ops.matmul(sequences, cell.kernel)
-        recurrent_bias = None
-        if cell.use_bias:
-            projected = projected + cell.bias[0]
-            recurrent_bias = cell.bias[1]
+        # (..., input_dim) @ (input_dim, 3 * units) -> (..., 3 * units)
+        projected = ops.matmul(inputs, cell.kernel)
+        return projected + cell.bias[0] if cell.use_bias else projected
+
+    def projected_step(self):
+        cell = self.cell
+        recurrent_bias = cell.bias[1] if cell.use_bias else None
 
         def step(x_t, states):
             h_tm1 = states[0]
@@ -111,7 +118,7 @@ class HoistedGRU(_HoistedInputProjection, keras.layers.GRU):
             h = z * h_tm1 + (1 - z) * hh
             return h, [h]
 
-        return projected, step, [initial_state]
+        return step
 
 
 @keras.saving.register_keras_serializable(package="sentiment")
@@ -125,12 +132,14 @@ class HoistedLSTM(_HoistedInputProjection, keras.layers.LSTM):
     ``return_sequences``. See the module docstring for why and when the loop differs.
     """
 
-    def _projected_step(self, sequences, initial_state):
+    def input_projection(self, inputs):
         cell = self.cell
-        # (batch, time, input_dim) @ (input_dim, 4 * units) -> (batch, time, 4 * units)
-        projected = ops.matmul(sequences, cell.kernel)
-        if cell.use_bias:
-            projected = projected + cell.bias
+        # (..., input_dim) @ (input_dim, 4 * units) -> (..., 4 * units)
+        projected = ops.matmul(inputs, cell.kernel)
+        return projected + cell.bias if cell.use_bias else projected
+
+    def projected_step(self):
+        cell = self.cell
 
         def step(x_t, states):
             h_tm1, c_tm1 = states
@@ -143,4 +152,4 @@ class HoistedLSTM(_HoistedInputProjection, keras.layers.LSTM):
             h = o * cell.activation(c)
             return h, [h, c]
 
-        return projected, step, list(initial_state)
+        return step

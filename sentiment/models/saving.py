@@ -1,10 +1,12 @@
 """Loading a model directory and checking that the model fits the configuration beside it.
 
 :func:`load_model_directory` is the one loader of ``Predictor.load`` and ``Forecaster.load``:
-``config.json``, its section, the recorded file digests, then ``model.keras``. Keras reports a
-file that is not a zip archive as "File not found", and a model whose output width differs
-from the configured labels only fails at the first prediction; these helpers turn both into a
-:class:`~sentiment.errors.ModelError` naming the file. Keras is imported inside the functions.
+``config.json``, its section, the recorded file digests (:func:`read_model_config`, also
+``sentiment serve``'s check before start-up), then ``model.keras``. Keras reports a file that
+is not a zip archive as "File not found", and a model whose output width differs from the
+configured labels only fails at the first prediction; these helpers turn both into a
+:class:`~sentiment.errors.ModelError` naming the file. Keras is imported inside the functions,
+so importing this module does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -54,6 +56,33 @@ def load_model_directory(model_dir: str | Path, section: str,
             the one recorded, or ``model.keras`` cannot be loaded; the message names the file.
     """
     path = Path(model_dir).expanduser()
+    saved, config = read_model_config(path, section, read_config)
+    return ModelDirectory(path, saved, config, load_keras_model(path / MODEL_FILE))
+
+
+def read_model_config(model_dir: str | Path, section: str,
+                      read_config: Callable[[dict[str, Any]], Any]) -> tuple[dict[str, Any], Any]:
+    """Read ``config.json``, build the configuration of ``section`` with ``read_config`` and
+    verify the recorded sizes and SHA-256 digests of the files: everything
+    :func:`load_model_directory` checks before ``model.keras``, without TensorFlow.
+
+    Args:
+        model_dir: the model directory (``~`` expanded).
+        section: ``classifier`` or ``forecaster``.
+        read_config: builds the configuration from the section's dict
+            (``ClassifierConfig.from_dict``); its ``ConfigError`` or ``TypeError`` is reported
+            as an invalid configuration.
+
+    Returns:
+        ``(saved, config)``: the whole parsed ``config.json`` and the configuration built
+        from its section.
+
+    Raises:
+        ModelError: the directory or ``config.json`` is missing or corrupted, it has no such
+            section (it holds another kind of model) or an invalid one, or a file differs from
+            the one recorded; the message names the file.
+    """
+    path = Path(model_dir).expanduser()
     saved = read_config_file(path)
     if not isinstance(saved, dict) or section not in saved:
         raise ModelError(f"{path} holds no {section} (its {CONFIG_FILE} has no {section!r} "
@@ -64,7 +93,7 @@ def load_model_directory(model_dir: str | Path, section: str,
         raise ModelError(f"{path / CONFIG_FILE} is not a valid {section} configuration "
                          f"({error}); train the model again") from None
     verify_files(path, saved.get(FILES_KEY), CONFIG_FILE)
-    return ModelDirectory(path, saved, config, load_keras_model(path / MODEL_FILE))
+    return saved, config
 
 
 def load_keras_model(path: str | Path):

@@ -205,7 +205,8 @@ class ServingState:
             slot.batcher = DynamicBatcher(
                 predictor.predict_proba, len(predictor.labels),
                 max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_wait_ms,
-                max_queue=settings.max_queue, metrics=self.metrics, name=slot.name)
+                max_queue=settings.max_queue, metrics=self.metrics, name=slot.name,
+                concurrent_batches=settings.concurrent_batches)
             slot.batcher.start()
             slot.state = "ready"
             self.metrics.model_ready.labels(slot.name).set(1)

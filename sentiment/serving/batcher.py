@@ -5,10 +5,12 @@
     request 3: 1 text  --/                          --> predict_proba on the worker thread
                                                     --> each request gets its own rows
 
-The batcher runs on the event loop. When texts are waiting it collects up to
-``max_batch_size`` of them, waiting at most ``max_wait_ms`` after the oldest one arrived for
-more to join, then runs ``predict_proba`` on them on its single worker thread (off the event
-loop, which goes on accepting requests meanwhile). ``Predictor.predict_proba`` sorts the
+The batcher runs on the event loop. When texts are waiting and one of its
+``concurrent_batches`` worker threads is free, it collects up to ``max_batch_size`` of them,
+waiting at most ``max_wait_ms`` after the oldest one arrived for more to join, then runs
+``predict_proba`` on them on that thread (off the event loop, which goes on accepting
+requests meanwhile). A recurrent model's loop keeps about one core busy, so batches side by
+side use the other cores (docs/benchmarks/serving.md). ``Predictor.predict_proba`` sorts the
 batch by token length itself. A request larger than the room left in a batch is split across
 batches; its future is resolved when all its rows are in.
 
@@ -57,8 +59,9 @@ class DynamicBatcher:
 
     Args:
         predict_proba: ``texts -> (len(texts), classes) float32`` rows in input order
-            (``Predictor.predict_proba``); run on the batcher's worker thread only, one call
-            at a time.
+            (``Predictor.predict_proba``); run on the batcher's worker threads, at most
+            ``concurrent_batches`` calls at a time (it must be thread-safe, as
+            ``Predictor.predict_proba`` is).
         classes: the number of columns ``predict_proba`` returns.
         max_batch_size: texts per call.
         max_wait_ms: the longest the oldest queued text waits for a batch to fill.
@@ -66,12 +69,17 @@ class DynamicBatcher:
             beyond it.
         metrics: optional; receives ``observe_batch(model, texts, seconds, waits)`` and
             ``set_queue_depth(model, texts)`` (:class:`sentiment.serving.metrics.ServingMetrics`).
-        name: the model's name in the metrics and the worker thread's name.
+        name: the model's name in the metrics and the worker threads' name.
+        concurrent_batches: batches run at once, each on its own worker thread, >= 1.
     """
 
     def __init__(self, predict_proba: Callable[[list[str]], np.ndarray], classes: int, *,
                  max_batch_size: int = 256, max_wait_ms: float = 5.0, max_queue: int = 10_000,
-                 metrics: Any = None, name: str = "default"):
+                 metrics: Any = None, name: str = "default", concurrent_batches: int = 1):
+        if not isinstance(concurrent_batches, int) or concurrent_batches < 1:
+            raise ValueError(f"concurrent_batches must be an integer >= 1; received "
+                             f"{concurrent_batches!r}")
+        self.concurrent_batches = concurrent_batches
         self._predict_proba = predict_proba
         self.classes = classes
         self.max_batch_size = max_batch_size
@@ -81,13 +89,15 @@ class DynamicBatcher:
         self.name = name
         self._pending: collections.deque[_Request] = collections.deque()
         self._queued = 0
-        self._executor = ThreadPoolExecutor(max_workers=1,
+        self._executor = ThreadPoolExecutor(max_workers=concurrent_batches,
                                             thread_name_prefix=f"sentiment-serve-{name}")
+        self._slots: asyncio.Semaphore | None = None  # free worker threads
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
-        self._running = False  # a batch is on the worker thread
+        self._running = 0  # batches on the worker threads
+        self._batch_tasks: set[asyncio.Task] = set()
         self.batches = 0  # batches run (for tests and logs)
 
     @property
@@ -99,6 +109,7 @@ class DynamicBatcher:
         """Start the batching task on the running event loop."""
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.concurrent_batches)
         self._task = self._loop.create_task(self._run(), name=f"batcher-{self.name}")
 
     async def submit(self, texts: Sequence[str]) -> np.ndarray:
@@ -124,7 +135,7 @@ class DynamicBatcher:
         return await request.future  # cancelled with the caller: the batcher skips it
 
     async def run_in_worker(self, function: Callable, *args, **kwargs):
-        """Run ``function`` on the worker thread, between batches (``Predictor.explain``)."""
+        """Run ``function`` on a worker thread, beside the batches (``Predictor.explain``)."""
         if self._stopping or self._task is None:
             raise BatcherStopped("the server is shutting down")
         return await self._loop.run_in_executor(
@@ -190,24 +201,41 @@ class DynamicBatcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            # wait for the batch to fill, at most max_wait after the oldest text arrived
-            deadline = self._pending[0].arrived + self.max_wait_s
-            while self._queued < self.max_batch_size and not self._stopping:
-                timeout = deadline - time.perf_counter()
-                if timeout <= 0:
-                    break
-                self._wakeup.clear()
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), timeout)
-                except asyncio.TimeoutError:
-                    break
-            batch = self._take()
-            if batch:
-                self._running = True
-                try:
-                    await self._run_batch(loop, batch)
-                finally:
-                    self._running = False
+            await self._slots.acquire()  # a free worker thread; texts queue up meanwhile
+            released = False
+            try:
+                # wait for the batch to fill, at most max_wait after the oldest text arrived
+                self._drop_cancelled()
+                deadline = (self._pending[0].arrived + self.max_wait_s if self._pending
+                            else time.perf_counter())
+                while self._queued < self.max_batch_size and not self._stopping:
+                    timeout = deadline - time.perf_counter()
+                    if timeout <= 0:
+                        break
+                    self._wakeup.clear()
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), timeout)
+                    except asyncio.TimeoutError:
+                        break
+                batch = self._take()
+                if batch:
+                    self._running += 1
+                    task = loop.create_task(self._run_batch_in_slot(loop, batch))
+                    self._batch_tasks.add(task)
+                    task.add_done_callback(self._batch_tasks.discard)
+                    released = True  # the task releases the slot
+            finally:
+                if not released:
+                    self._slots.release()
+
+    async def _run_batch_in_slot(self, loop, batch) -> None:
+        try:
+            await self._run_batch(loop, batch)
+        except Exception:  # noqa: BLE001  never lose the slot; requests got their errors
+            logger.exception("batch of model %r failed", self.name)
+        finally:
+            self._running -= 1
+            self._slots.release()
 
     async def _run_batch(self, loop, batch: list[tuple[_Request, int, int]]) -> None:
         texts = [text for request, start, end in batch for text in request.texts[start:end]]

@@ -12,8 +12,9 @@ import stat
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import CONFIG_FILE, ClassifierConfig, read_config_file
-from ..errors import ConfigError, ModelError
+from ..config import ClassifierConfig
+from ..errors import ConfigError
+from ..models.saving import read_model_config
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +96,11 @@ class ModelLoader:
     """Loads the classifier of one model directory for the server.
 
     :meth:`check` reads ``config.json`` and verifies the recorded file digests without
-    TensorFlow, so ``sentiment serve`` stops with a one-line error before it starts;
-    calling the loader loads the :class:`~sentiment.predictor.Predictor` (in a thread of the
-    running server) in Keras' safe mode: a ``model.keras`` holding a Python ``lambda`` or
-    other code is refused, whatever ``keras.config.enable_unsafe_deserialization`` says.
+    TensorFlow (:func:`~sentiment.models.saving.read_model_config`), so ``sentiment serve``
+    stops with a one-line error before it starts; calling the loader loads the
+    :class:`~sentiment.predictor.Predictor` (in a thread of the running server) in Keras'
+    safe mode: a ``model.keras`` holding a Python ``lambda`` or other code is refused,
+    whatever ``keras.config.enable_unsafe_deserialization`` says.
     """
 
     def __init__(self, path: str | Path):
@@ -115,18 +117,7 @@ class ModelLoader:
             ModelError: the directory or ``config.json`` is missing or corrupted, holds no
                 classifier, or a file differs from the one recorded at training time.
         """
-        from ..fingerprints import FILES_KEY, verify_files
-
-        saved = read_config_file(self.path)
-        if not isinstance(saved, dict) or "classifier" not in saved:
-            raise ModelError(f"{self.path} holds no classifier (its {CONFIG_FILE} has no "
-                             "'classifier' entry); train one with `sentiment train`")
-        try:
-            config = ClassifierConfig.from_dict(saved["classifier"])
-        except (TypeError, ConfigError) as error:
-            raise ModelError(f"{self.path / CONFIG_FILE} is not a valid classifier "
-                             f"configuration ({error}); train the model again") from None
-        verify_files(self.path, saved.get(FILES_KEY), CONFIG_FILE)
+        saved, config = read_model_config(self.path, "classifier", ClassifierConfig.from_dict)
         versions = saved.get("versions")
         self._metadata = {"labels": list(config.labels), "config": config.to_dict(),
                           "trained_with": versions if isinstance(versions, dict) else {}}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable, Mapping
 
 #: The input and output names of the ``serve`` signature of ``sentiment export``.
 TF_INPUT = "texts"
@@ -107,6 +107,45 @@ def _string_items(items: list, field: str) -> list[str]:
     return items
 
 
+def _one_of(payload: Any, fields: dict[str, str], *, example: str, takes: str | None = None,
+            optional: Mapping[str, Callable[[Any], None]] | None = None) -> str:
+    """The shape both body formats share: ``payload`` is a JSON object, has no field other
+    than the two of ``fields`` and those of ``optional``, and exactly one of ``fields``;
+    returns the name of the one given.
+
+    Args:
+        payload: the parsed body.
+        fields: the two alternative fields, each with a description for the messages
+            (``{"texts": "an array of strings", "text": "a string"}``).
+        example: the accepted bodies, for the message about a body that is not an object.
+        takes: the accepted fields, for the message about an unknown field; by default the
+            two ``fields`` with their descriptions.
+        optional: optional fields, each with a check of its value, run (when the field is
+            present) before unknown fields are looked for.
+
+    Raises:
+        RequestError: 400 for a body that is not an object (naming its JSON type), the first
+            unknown field (in sorted order), or neither or both of ``fields``; whatever an
+            ``optional`` check raises.
+    """
+    if not isinstance(payload, dict):
+        raise RequestError(400, f"the body must be a JSON object, {example}; received "
+                                f"{_type_name(payload)}")
+    optional = optional or {}
+    for name, check in optional.items():
+        if name in payload:
+            check(payload[name])
+    described = " or ".join(f'"{name}" ({description})' for name, description in fields.items())
+    unknown = sorted(set(payload) - set(fields) - set(optional))
+    if unknown:
+        raise RequestError(400, f"unknown field {unknown[0]!r}: the body takes "
+                                f"{takes or described}")
+    first, second = fields
+    if (first in payload) == (second in payload):
+        raise RequestError(400, f"give exactly one of the fields {described}")
+    return first if first in payload else second
+
+
 def parse_predict_body(payload: Any) -> tuple[list[str], bool]:
     """The texts of a ``POST /v1/predict`` body and whether it was a single ``"text"``.
 
@@ -115,17 +154,9 @@ def parse_predict_body(payload: Any) -> tuple[list[str], bool]:
             of ``texts`` and ``text``, an unknown field, ``texts`` not an array); 422 for an
             item that is not a string (``texts[3] is number, not a string``).
     """
-    if not isinstance(payload, dict):
-        raise RequestError(400, f'the body must be a JSON object, {{"texts": ["..."]}} or '
-                                f'{{"text": "..."}}; received {_type_name(payload)}')
-    unknown = sorted(set(payload) - {"texts", "text"})
-    if unknown:
-        raise RequestError(400, f"unknown field {unknown[0]!r}: the body takes \"texts\" (an "
-                                "array of strings) or \"text\" (a string)")
-    if ("texts" in payload) == ("text" in payload):
-        raise RequestError(400, 'give exactly one of the fields "texts" (an array of strings) '
-                                'or "text" (a string)')
-    if "text" in payload:
+    given = _one_of(payload, {"texts": "an array of strings", "text": "a string"},
+                    example='{"texts": ["..."]} or {"text": "..."}')
+    if given == "text":
         text = payload["text"]
         if not isinstance(text, str):
             raise RequestError(422, f"text is {_type_name(text)}, not a string")
@@ -165,6 +196,13 @@ def _tf_instance(value: Any, field: str) -> str:
     return _tf_string(value, field)
 
 
+def _check_signature(signature: Any) -> None:
+    """A ``signature_name``: ``null`` or one of :data:`TF_SIGNATURES`; 400 otherwise."""
+    if signature is not None and signature not in TF_SIGNATURES:
+        raise RequestError(400, f"signature_name {signature!r} not found: this model has "
+                                f"{' and '.join(TF_SIGNATURES)}")
+
+
 def parse_tf_serving_body(payload: Any) -> tuple[list[str], bool]:
     """The texts of a TensorFlow Serving ``:predict`` body and whether it used the columnar
     (``"inputs"``) format.
@@ -173,21 +211,11 @@ def parse_tf_serving_body(payload: Any) -> tuple[list[str], bool]:
         RequestError: 400 for a wrong shape or an unknown signature, 422 for an item that is
             not a string (naming its index).
     """
-    if not isinstance(payload, dict):
-        raise RequestError(400, f'the body must be a JSON object, {{"instances": [...]}} or '
-                                f'{{"inputs": [...]}}; received {_type_name(payload)}')
-    signature = payload.get("signature_name")
-    if signature is not None and signature not in TF_SIGNATURES:
-        raise RequestError(400, f"signature_name {signature!r} not found: this model has "
-                                f"{' and '.join(TF_SIGNATURES)}")
-    unknown = sorted(set(payload) - {"instances", "inputs", "signature_name"})
-    if unknown:
-        raise RequestError(400, f"unknown field {unknown[0]!r}: the body takes \"instances\" "
-                                "or \"inputs\" (and \"signature_name\")")
-    if ("instances" in payload) == ("inputs" in payload):
-        raise RequestError(400, 'give exactly one of the fields "instances" (row format) or '
-                                '"inputs" (columnar format)')
-    if "instances" in payload:
+    given = _one_of(payload, {"instances": "row format", "inputs": "columnar format"},
+                    example='{"instances": [...]} or {"inputs": [...]}',
+                    takes='"instances" or "inputs" (and "signature_name")',
+                    optional={"signature_name": _check_signature})
+    if given == "instances":
         instances = payload["instances"]
         if not isinstance(instances, list):
             raise RequestError(400, f"instances must be an array; received "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..config import default_inference_threads
 from ..errors import ConfigError
 
 #: ``--max-body-size`` default: 4 MiB, about 3,000 IMDB reviews of average length.
@@ -18,6 +19,8 @@ class ServeSettings:
     Attributes:
         max_batch_size: texts per batch the batcher hands to ``predict_proba``.
         max_wait_ms: how long the oldest queued text waits for others to join its batch.
+        concurrent_batches: batches of one model run at once, each on its own thread
+            (default :func:`sentiment.config.default_inference_threads`, one per core up to 4).
         max_queue: texts waiting in one model's queue; a request that would exceed it gets
             503 with ``Retry-After``; a request with more texts than this gets 413.
         max_body_size: request bodies over this many bytes get 413.
@@ -32,6 +35,7 @@ class ServeSettings:
 
     max_batch_size: int = 256
     max_wait_ms: float = 5.0
+    concurrent_batches: int = dataclasses.field(default_factory=default_inference_threads)
     max_queue: int = 10_000
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     api_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
@@ -41,7 +45,7 @@ class ServeSettings:
     multiprocess_metrics: bool = False
 
     def __post_init__(self):
-        for name in ("max_batch_size", "max_queue", "max_body_size", "max_explain_texts",
+        for name in ("max_batch_size", "concurrent_batches", "max_queue", "max_body_size", "max_explain_texts",
                      "max_explain_steps", "retry_after_s"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

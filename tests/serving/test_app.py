@@ -117,7 +117,8 @@ def test_limits(http):
 def test_a_full_queue_answers_503_and_the_queued_requests_still_succeed(http):
     gate = threading.Event()
     predictor = FakePredictor(gate)
-    settings = ServeSettings(max_queue=10, max_batch_size=4, max_wait_ms=0)
+    # one batch at a time: the held batch leaves the rest of the texts queued
+    settings = ServeSettings(max_queue=10, max_batch_size=4, max_wait_ms=0, concurrent_batches=1)
     with running(create_app({"fake": predictor}, settings)) as url, \
             ThreadPoolExecutor(4) as pool:
         gate.set()

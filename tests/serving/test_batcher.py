@@ -126,3 +126,44 @@ def test_cancelled_requests_are_skipped_and_stop_refuses_new_ones():
 
     run(scenario, predictor, max_batch_size=8, max_wait_ms=0)
     assert [text for batch in predictor.batches for text in batch] == ["first", "kept"]
+
+
+def test_concurrent_batches_run_side_by_side_and_keep_their_rows():
+    """With concurrent_batches=2, a second batch starts while the first is still running
+    (the fake holds each call until two are inside at once), and every request still gets
+    exactly its own rows."""
+    inside, most = [0], [0]
+    lock, both_inside = threading.Lock(), threading.Event()
+
+    class Overlapping(FakePredictor):
+        def predict_proba(self, texts, batch_size=256):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+                if inside[0] == 2:
+                    both_inside.set()
+            try:
+                both_inside.wait(5)  # bounded: the first batch waits for the second
+                return super().predict_proba(texts, batch_size)
+            finally:
+                with lock:
+                    inside[0] -= 1
+
+    predictor = Overlapping()
+    texts = [[f"text {i}", "x" * i] for i in range(24)]
+
+    async def scenario(batcher):
+        return await asyncio.gather(*(batcher.submit(request) for request in texts))
+
+    started = time.monotonic()
+    results = run(scenario, predictor, max_batch_size=8, max_wait_ms=1, concurrent_batches=2)
+    assert time.monotonic() - started < 5  # never waited out the 5 s: the batches overlapped
+    assert most[0] == 2 and both_inside.is_set()
+    for request, rows in zip(texts, results):
+        np.testing.assert_array_equal(rows, expected_rows(request))
+    assert sum(map(len, predictor.batches)) == 48
+
+
+def test_concurrent_batches_must_be_positive():
+    with pytest.raises(ValueError, match="concurrent_batches must be an integer >= 1; received 0"):
+        DynamicBatcher(FakePredictor().predict_proba, 2, concurrent_batches=0)

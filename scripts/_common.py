@@ -1,0 +1,48 @@
+"""Defaults shared by the benchmark scripts that read the IMDB test set.
+
+The model directory is :func:`sentiment.paths.default_model_dir` (``$SENTIMENT_MODEL_DIR`` or
+``~/.sentiment/models/default``); the data directory is :func:`sentiment.paths.data_dir`
+(``$SENTIMENT_DATA_DIR``), with the fallback a checkout needs and the library cannot know:
+``../shared/data`` beside the project. Also the helpers the scoring benchmarks share. No TensorFlow.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from pathlib import Path
+
+from sentiment.paths import data_dir
+
+#: The project checkout these scripts belong to.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_data() -> Path:
+    """The IMDB test file: ``imdb/test.parquet`` below ``$SENTIMENT_DATA_DIR``, else below
+    ``../shared/data`` beside the project."""
+    return (data_dir() or PROJECT_ROOT.parent / "shared" / "data") / "imdb" / "test.parquet"
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
+def replicate(source: Path, target: Path, copies: int) -> int:
+    """Write ``copies`` copies of ``source`` into ``target``, one row group per copy (ids
+    suffixed with the copy number). Returns the number of rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(source)
+    with pq.ParquetWriter(target, table.schema) as writer:
+        for copy in range(copies):
+            part = table
+            if "id" in table.column_names and pa.types.is_string(table.schema.field("id").type):
+                part = table.set_column(table.column_names.index("id"), "id",
+                                        pc.binary_join_element_wise(table["id"], f"r{copy}", "-"))
+            writer.write_table(part, row_group_size=table.num_rows)
+    return table.num_rows * copies
