@@ -8,7 +8,11 @@ The model directory is :func:`sentiment.paths.default_model_dir` (``$SENTIMENT_M
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,3 +50,31 @@ def replicate(source: Path, target: Path, copies: int) -> int:
                                         pc.binary_join_element_wise(table["id"], f"r{copy}", "-"))
             writer.write_table(part, row_group_size=table.num_rows)
     return table.num_rows * copies
+
+
+def check_inputs(model: Path, data: Path) -> None:
+    """Exit with a message naming what is missing: the model directory or the IMDB file."""
+    if not (model / "model.keras").is_file():
+        sys.exit(f"no model at {model}; train one (sentiment train) or pass --model DIR")
+    if not data.is_file():
+        sys.exit(f"no IMDB test file at {data}; set SENTIMENT_DATA_DIR or pass --data")
+
+
+def machine_line() -> str:
+    """``machine: x86_64, 2 CPUs, Linux-...; Python 3.11.7; load average 1.01``."""
+    return (f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}; "
+            f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.2f}")
+
+
+def run_child(script: str, mode: str, env: dict | None = None, flags: tuple = (),
+              **kwargs) -> dict:
+    """Run ``script --child MODE --key value ...`` in a fresh process and return the JSON
+    object its last line prints; exit with its standard error if it fails."""
+    command = [sys.executable, script, "--child", mode, *flags]
+    for key, value in kwargs.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    completed = subprocess.run(command, capture_output=True, text=True,
+                               env={**os.environ, **(env or {})})
+    if completed.returncode != 0:
+        sys.exit(f"{mode} run failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])

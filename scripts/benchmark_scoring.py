@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +35,8 @@ from pathlib import Path
 
 from sentiment.paths import default_model_dir
 
-from _common import default_data, peak_rss_mib, replicate  # scripts/_common.py
+from _common import (check_inputs, default_data, machine_line, peak_rss_mib, replicate,
+                     run_child)  # scripts/_common.py
 
 
 def child_score(args) -> dict:
@@ -86,16 +84,8 @@ def child_baseline(args) -> dict:
             "peak_rss_mib": peak_rss_mib()}
 
 
-def run_child(mode: str, onednn: str = "1", reference: bool = False, **kwargs) -> dict:
-    """Run one measurement in a fresh process with ``TF_ENABLE_ONEDNN_OPTS=onednn``."""
-    command = [sys.executable, __file__, "--child", mode] + (["--reference"] if reference else [])
-    for key, value in kwargs.items():
-        command += [f"--{key.replace('_', '-')}", str(value)]
-    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn}
-    completed = subprocess.run(command, capture_output=True, text=True, env=env)
-    if completed.returncode != 0:
-        sys.exit(f"{mode} run failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+#: The scoring runs ask for oneDNN, as `sentiment score` does.
+ONEDNN_ON = {"TF_ENABLE_ONEDNN_OPTS": "1"}
 
 
 def main() -> None:
@@ -121,24 +111,20 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    if not (args.model / "model.keras").is_file():
-        sys.exit(f"no model at {args.model}; train one (sentiment train --dataset imdb) or pass "
-                 "--model DIR")
-    if not args.data.is_file():
-        sys.exit(f"no IMDB test file at {args.data}; set SENTIMENT_DATA_DIR or pass --data")
+    check_inputs(args.model, args.data)
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
         workdir = Path(workdir)
         big = workdir / f"imdb_test_x{args.replicate}.parquet"
         rows_big = replicate(args.data, big, args.replicate)
-        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}; "
-              f"Python {platform.python_version()}")
+        print(machine_line())
         print(f"model: {args.model}; batch size {args.batch_size}, chunk size {args.chunk_size}")
-        baseline = run_child("baseline", model=args.model, input=args.data,
+        baseline = run_child(__file__, "baseline", ONEDNN_ON, model=args.model, input=args.data,
                              baseline_rows=args.baseline_rows)
         print(f"plain recipe (model.predict, padded to max_length, batch 32), "
               f"{baseline['rows']:,} rows: {baseline['rows_per_s']:,.1f} rows/s, "
               f"peak RSS {baseline['peak_rss_mib']:,.0f} MiB", flush=True)
-        reference = run_child("score", onednn="0", reference=True, model=args.model,
+        reference = run_child(__file__, "score", {"TF_ENABLE_ONEDNN_OPTS": "0"},
+                              ("--reference",), model=args.model,
                               input=args.data, output=workdir / "reference.parquet",
                               batch_size=args.batch_size, chunk_size=args.chunk_size)
         print(f"reference (Keras model as it is, one batch at a time, oneDNN off), "
@@ -148,8 +134,9 @@ def main() -> None:
         results = {}
         for name, path in (("25k", args.data), (f"{rows_big // 1000}k", big)):
             out = workdir / f"scored_{name}.parquet"
-            results[name] = run_child("score", model=args.model, input=path, output=out,
-                                      batch_size=args.batch_size, chunk_size=args.chunk_size)
+            results[name] = run_child(__file__, "score", ONEDNN_ON, model=args.model,
+                                      input=path, output=out, batch_size=args.batch_size,
+                                      chunk_size=args.chunk_size)
             r = results[name]
             print(f"sentiment score, {r['rows']:,} rows: {r['rows_per_s']:,.1f} rows/s "
                   f"({r['seconds']:,.0f} s), peak RSS {r['peak_rss_mib']:,.0f} MiB",

@@ -69,7 +69,8 @@ def _raise_terminated(signum, frame):
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False, allow_dash=True),
               default=None, help="File to write (default: standard output). Written to a "
-              "hidden temporary file beside it and renamed when complete.")
+              "hidden temporary file beside it and renamed when complete. With --engine beam: "
+              "the prefix of the output shards (PREFIX-00000-of-00004.jsonl).")
 @model_option
 @text_column_option
 @click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), default=None,
@@ -77,7 +78,7 @@ def _raise_terminated(signum, frame):
               "lines, or JSON Lines with --format jsonl).")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default=None,
               help="Output format (default: from the suffix of -o, else the input's; text "
-              "input writes jsonl).")
+              "input writes jsonl; with --engine beam the input's).")
 @click.option("--probabilities", is_flag=True,
               help="Add one prob_<label> column per class.")
 @click.option("--overwrite-columns", is_flag=True,

@@ -43,12 +43,7 @@ def load_model_directory(model_dir: str | Path, section: str,
     Register the model's custom layers first (import :mod:`sentiment.models.classifier` or
     :mod:`sentiment.models.seq2seq`).
 
-    Args:
-        model_dir: the model directory (``~`` expanded).
-        section: ``classifier`` or ``forecaster``.
-        read_config: builds the configuration from the section's dict
-            (``ClassifierConfig.from_dict``); its ``ConfigError`` or ``TypeError`` is reported
-            as an invalid configuration.
+    ``model_dir``, ``section`` and ``read_config`` as in :func:`read_model_config`.
 
     Raises:
         ModelError: the directory or ``config.json`` is missing or corrupted, it has no such

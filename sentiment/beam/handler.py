@@ -1,0 +1,206 @@
+"""A Beam ``ModelHandler`` for ``sentiment`` classifiers: records in, scored records out.
+
+``RunInference(SentimentModelHandler(...))`` loads the model once per worker process (Beam
+shares it between the process's threads), batches records with ``BatchElements`` between
+``min_batch_size`` and ``max_batch_size`` and hands each batch to
+:func:`sentiment.scoring.predict_chunk`, the function ``sentiment score`` uses: every record
+comes back once, with the same ``predicted_label``, ``predicted_score``, ``prob_<label>`` and
+``error`` fields as a ``sentiment score`` row, and a record whose text is missing, empty or
+not a string gets ``error`` instead of a prediction.
+
+Beam's bundled ``TFModelHandlerTensor`` loads with ``tf.keras.models.load_model``, which
+Keras 3 refuses for a SavedModel, and it does not register the tensorflow-text ops a
+``sentiment`` model needs (tensorflow/tfx#3901): hence this handler. It reads either a model
+directory (``sentiment train``) or a raw-string SavedModel (``sentiment export``), local or on
+any file system Beam knows (``gs://``, ``s3://``, ``hdfs://``): a remote directory is copied
+to a local temporary directory on the worker first.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.ml.inference.base import ModelHandler
+
+from ..config import CONFIG_FILE, INFERENCE_BATCH_SIZE
+from ..errors import ConfigError, ModelError
+from ..io.formats import ERROR_COLUMN, LABEL_COLUMN, PROBABILITY_PREFIX, SCORE_COLUMN
+
+#: The file that marks a ``sentiment export`` SavedModel (``sentiment.export``).
+EXPORT_MARKER = "sentiment_export.json"
+#: Records per ``RunInference`` batch, at most: ``predict_proba`` sorts them by length into
+#: model batches of ``batch_size`` texts, which is what keeps padding low (as ``sentiment
+#: score`` does with its 4,096-text encoding blocks).
+MAX_RECORDS_PER_BATCH = 4096
+#: A record field a reader sets when the row could not be read (a line that is not JSON); the
+#: handler moves it into ``error`` and drops it.
+INPUT_ERROR_FIELD = "__sentiment_input_error__"
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in str(path)
+
+
+def _local_copy(model_dir: str) -> Path:
+    """``model_dir`` itself when local, else a local temporary copy of its files (the copy
+    is made once per worker process and left for the process's lifetime).
+
+    Raises:
+        ModelError: when nothing matches ``model_dir``.
+    """
+    if not _is_remote(model_dir):
+        return Path(model_dir).expanduser()
+    base = model_dir.rstrip("/") + "/"
+    matches = FileSystems.match([base + "**"])[0].metadata_list
+    if not matches:
+        raise ModelError(f"no model files under {model_dir}")
+    target = Path(tempfile.mkdtemp(prefix="sentiment-model-"))
+    for metadata in matches:
+        relative = metadata.path[len(base):]
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with FileSystems.open(metadata.path) as source, open(destination, "wb") as sink:
+            shutil.copyfileobj(source, sink)
+    return target
+
+
+class _ExportPredictor:
+    """``labels`` and ``predict_proba`` over a ``sentiment export`` SavedModel."""
+
+    def __init__(self, export_dir: Path):
+        import json
+
+        from ..export import load_export
+
+        self.loaded = load_export(export_dir)
+        info = json.loads((export_dir / EXPORT_MARKER).read_text(encoding="utf-8"))
+        self.labels = tuple(info["labels"])
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = INFERENCE_BATCH_SIZE):
+        import numpy as np
+        import tensorflow as tf
+
+        from ..text.encoder import valid_utf8
+
+        texts = [valid_utf8(text) for text in texts]
+        parts = [self.loaded.serve(tf.constant(texts[start:start + batch_size]))
+                 ["probabilities"].numpy() for start in range(0, len(texts), batch_size)]
+        return (np.concatenate(parts) if parts
+                else np.zeros((0, len(self.labels)), dtype=np.float32))
+
+
+def load_predictor(model_dir: str):
+    """A predictor for a model directory or a ``sentiment export`` SavedModel.
+
+    Imports ``tensorflow_text`` first, on the worker, so that its ops are registered before
+    any graph that uses them is loaded.
+
+    Returns:
+        An object with ``labels`` and ``predict_proba(texts, batch_size) -> (n, classes)
+        float32``: a :class:`sentiment.Predictor`, or a wrapper of the SavedModel.
+
+    Raises:
+        ModelError: when the directory holds neither (the message names it).
+    """
+    import tensorflow_text  # noqa: F401  registers the tf-text ops on this worker
+
+    local = _local_copy(model_dir)
+    if (local / EXPORT_MARKER).is_file():
+        return _ExportPredictor(local)
+    if (local / CONFIG_FILE).is_file():
+        from ..predictor import Predictor
+
+        return Predictor.load(local)
+    raise ModelError(f"{model_dir} is neither a model directory (config.json) nor a sentiment "
+                     f"export ({EXPORT_MARKER})")
+
+
+class SentimentModelHandler(ModelHandler):
+    """Scores dict records with a ``sentiment`` classifier in ``RunInference``.
+
+    Args:
+        model_dir: a model directory or an exported SavedModel; a local path or a URL of any
+            file system Beam supports.
+        text_column: the record field that holds the text.
+        probabilities: add one ``prob_<label>`` field per class.
+        min_batch_size, max_batch_size: bounds of the batches ``BatchElements`` forms
+            (records per ``predict_proba`` call, which sorts them by length into model
+            batches).
+        batch_size: texts per model call within a batch.
+
+    Each output record is the input record (every field kept) plus ``predicted_label``
+    (``str`` or ``None``), ``predicted_score`` (``float`` or ``None``), ``prob_<label>`` with
+    ``probabilities``, and ``error`` (``None``, or why the record got no prediction).
+
+    Raises:
+        ConfigError: when the batch sizes are not integers >= 1 with
+            ``min_batch_size <= max_batch_size``.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike, *, text_column: str = "text",
+                 probabilities: bool = False, min_batch_size: int = INFERENCE_BATCH_SIZE,
+                 max_batch_size: int = MAX_RECORDS_PER_BATCH,
+                 batch_size: int = INFERENCE_BATCH_SIZE):
+        for name, value in (("min_batch_size", min_batch_size),
+                            ("max_batch_size", max_batch_size), ("batch_size", batch_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1; received {value!r}")
+        if min_batch_size > max_batch_size:
+            raise ConfigError(f"min_batch_size ({min_batch_size}) must not exceed "
+                              f"max_batch_size ({max_batch_size})")
+        self.model_dir = str(model_dir)
+        self.text_column = text_column
+        self.probabilities = probabilities
+        self.min_batch_size = min_batch_size
+        self.max_batch_size = max_batch_size
+        self.batch_size = batch_size
+
+    def load_model(self):
+        """Runs on the worker: the predictor (:func:`load_predictor`)."""
+        return load_predictor(self.model_dir)
+
+    def run_inference(self, batch: Sequence[dict], model, inference_args=None
+                      ) -> Iterable[dict]:
+        """``batch`` of records -> the same records with the prediction fields, in order."""
+        from ..scoring import predict_chunk
+
+        texts, row_errors = [], {}
+        for row, record in enumerate(batch):
+            if not isinstance(record, dict):
+                row_errors[row] = f"record is {type(record).__name__}, not a dict"
+            elif record.get(INPUT_ERROR_FIELD):
+                row_errors[row] = record[INPUT_ERROR_FIELD]
+            text = record.get(self.text_column) if isinstance(record, dict) else None
+            texts.append(None if isinstance(text, float) and math.isnan(text) else text)
+        predictions = predict_chunk(model, texts, batch_size=self.batch_size,
+                                    row_errors=row_errors)
+        labels = list(model.labels)
+        for row, record in enumerate(batch):
+            out = dict(record) if isinstance(record, dict) else {"record": repr(record)}
+            out.pop(INPUT_ERROR_FIELD, None)
+            error = predictions.errors[row]
+            scored = error is None
+            out[LABEL_COLUMN] = predictions.labels[row] if scored else None
+            out[SCORE_COLUMN] = float(predictions.scores[row]) if scored else None
+            if self.probabilities:
+                for column, label in enumerate(labels):
+                    out[PROBABILITY_PREFIX + label] = (
+                        float(predictions.probabilities[row, column]) if scored else None)
+            out[ERROR_COLUMN] = error
+            yield out
+
+    def batch_elements_kwargs(self) -> dict[str, Any]:
+        return {"min_batch_size": self.min_batch_size, "max_batch_size": self.max_batch_size}
+
+    def get_num_bytes(self, batch: Sequence[dict]) -> int:
+        return sum(len(str(record.get(self.text_column) or "").encode("utf-8"))
+                   if isinstance(record, dict) else 0 for record in batch)
+
+    def get_metrics_namespace(self) -> str:
+        return "sentiment"
