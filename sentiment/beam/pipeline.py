@@ -35,6 +35,7 @@ from ..config import INFERENCE_BATCH_SIZE
 from ..errors import ConfigError, DataError, ModelError, SentimentError
 from ..io.formats import (ERROR_COLUMN, INPUT_FORMATS, LABEL_COLUMN, PROBABILITY_PREFIX,
                           SCORE_COLUMN, suffix_format)
+from ..scoring import output_columns
 from .handler import (INPUT_ERROR_FIELD, MAX_RECORDS_PER_BATCH, SentimentModelHandler,
                       load_predictor)
 
@@ -290,8 +291,7 @@ def read_records(pipeline, pattern: str, input_format: str, text_column: str = "
 def _output_schema(schema, labels: Sequence[str], probabilities: bool):
     import pyarrow as pa
 
-    added = [LABEL_COLUMN, SCORE_COLUMN, *([PROBABILITY_PREFIX + label for label in labels]
-                                            if probabilities else []), ERROR_COLUMN]
+    added = output_columns(labels, probabilities)
     fields = [field for field in schema if field.name not in added]
     fields += [pa.field(LABEL_COLUMN, pa.string()), pa.field(SCORE_COLUMN, pa.float32())]
     if probabilities:
@@ -308,8 +308,7 @@ def write_records(records, prefix: str, output_format: str, layout: _Layout,
         ConfigError: for Parquet output without a Parquet input (the schema must be known
             before the first row), or CSV/TSV output of JSON Lines input (so are the columns).
     """
-    added = [LABEL_COLUMN, SCORE_COLUMN, *([PROBABILITY_PREFIX + label for label in labels]
-                                            if probabilities else []), ERROR_COLUMN]
+    added = output_columns(labels, probabilities)
     if output_format == "parquet":
         if layout.schema is None:
             raise ConfigError("--engine beam writes Parquet from Parquet input only (the "
@@ -378,12 +377,14 @@ class PipelineError(SentimentError):
     """A Beam pipeline that failed while running (the message has Beam's last line)."""
 
 
-def _exists(prefix: str) -> bool:
-    """Whether anything matches ``prefix-*-of-*`` (earlier shards under this prefix)."""
+def _existing_shards(prefix: str) -> list[str]:
+    """The files matching ``prefix-*-of-*`` (shards of an earlier run under this prefix),
+    sorted; none where the location cannot be listed (the write then reports it)."""
     try:
-        return bool(FileSystems.match([prefix + "-*-of-*"])[0].metadata_list)
-    except Exception:  # noqa: BLE001  an unreadable location: the write reports it
-        return False
+        return sorted(metadata.path for metadata in
+                      FileSystems.match([prefix + "-*-of-*"])[0].metadata_list)
+    except Exception:  # noqa: BLE001  an unreadable location
+        return []
 
 
 @dataclass(frozen=True)
@@ -469,7 +470,7 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
     if known is not None and text_column not in known:
         raise DataError(f"{input_pattern}: no column {text_column!r}; columns are "
                         f"{', '.join(map(repr, known))} (--text-column)")
-    existing = _matched_files(output_prefix + "-*-of-*") if _exists(output_prefix) else []
+    existing = _existing_shards(output_prefix)
     if existing:
         raise ConfigError(f"{len(existing)} output shard(s) already exist under "
                           f"{output_prefix} ({existing[0]}, ...); remove them or choose "
@@ -478,8 +479,7 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
         raise ModelError(f"{model_dir} does not exist; train one with `sentiment train` "
                          "or pass --model DIR")
     labels = list(load_predictor(str(model_dir)).labels)
-    added = [LABEL_COLUMN, SCORE_COLUMN, *([PROBABILITY_PREFIX + label for label in labels]
-                                            if probabilities else []), ERROR_COLUMN]
+    added = output_columns(labels, probabilities)
     clash = [name for name in known or () if name in added]
     if clash and not overwrite_columns:
         raise DataError(f"{input_pattern}: the input already has the column(s) "

@@ -184,27 +184,25 @@ class _RecurrentMember:
         mask = tf.not_equal(ids, 0)  # (batch, time) bool
         lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # (batch,)
         x = ids
-        last = None
-        last_step = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(ids)[0])], -1)
         if self.max_pool:  # the last layer keeps only its running maximum
             *layers, top = self.layers
         else:
             layers, top = self.layers, None
         for layer in layers:
-            outputs, last = [], []
-            for direction in layer:
-                looped = direction(x, lengths)  # (time, batch, units), loop order
-                # the state after a text's last real step: step length - 1 in loop order
-                last.append(tf.gather_nd(looped, last_step))  # (batch, units)
-                outputs.append(tf.reverse_sequence(looped, lengths, seq_axis=0, batch_axis=1)
-                               if direction.backward else looped)
+            looped = [direction(x, lengths) for direction in layer]  # (time, batch, units)
+            outputs = [tf.reverse_sequence(out, lengths, seq_axis=0, batch_axis=1)
+                       if direction.backward else out
+                       for direction, out in zip(layer, looped)]
             x = outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=-1)
-            last = last[0] if len(last) == 1 else tf.concat(last, axis=-1)
         if top is not None:
             pooled = [direction(x, lengths, max_pool=True) for direction in top]
             pooled = pooled[0] if len(pooled) == 1 else tf.concat(pooled, axis=-1)
         elif self.pooling is None:
-            pooled = last  # (batch, units * directions)
+            # the state after each text's last real step: step length - 1 in each
+            # direction's loop order, of the last layer only
+            last_step = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(ids)[0])], -1)
+            pooled = [tf.gather_nd(out, last_step) for out in looped]  # (batch, units) each
+            pooled = pooled[0] if len(pooled) == 1 else tf.concat(pooled, axis=-1)
         else:
             # (time, batch, features) -> (batch, time, features) for the pooling layer
             pooled = self.pooling(tf.transpose(x, [1, 0, 2]), mask=mask)
