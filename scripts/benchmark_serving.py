@@ -6,13 +6,16 @@ Serves the model (``--model``, default ``$SENTIMENT_MODEL_DIR`` or
 ``~/.sentiment/models/default``) with ``sentiment serve`` on 127.0.0.1 and sends IMDB test
 reviews (``--data``, default ``$SENTIMENT_DATA_DIR/imdb/test.parquet`` or ``../shared/data``
 beside the project) from 1, 8, 32 and 128 concurrent clients, one text per request, then from
-32 clients with 64 texts per request. Each row sends ``--requests`` texts (20,000 by default:
-20,000 requests in a single-text row, 313 in the 64-text row). Per row it prints texts/s,
+32 clients with 64 texts per request, then from 32 clients sending the same 3-word text
+(the request path alone: HTTP, JSON, encoding, three recurrent steps). Each row sends
+``--requests`` texts (20,000 by default: 20,000 requests in a single-text row, 313 in the
+64-text row). Per row it prints texts/s,
 p50/p95/p99 latency, failed requests and the mean batch the server formed (from its
 ``/metrics``). Before the server starts, a child process measures ``predict_proba`` on the
 same texts (model loaded and warmed up first).
 
     python scripts/benchmark_serving.py --model ~/.sentiment/models/default
+    python scripts/benchmark_serving.py --batching dynamic --rows 32x1,128x1,32x1s
 
 The clients are coroutines of this process, each with its own keep-alive connection (plain
 HTTP/1.1 over asyncio streams, a few tens of microseconds of client CPU per request); they
@@ -44,7 +47,11 @@ from sentiment.paths import default_model_dir
 from _common import default_data  # scripts/_common.py: ../shared/data fallback
 
 HOST = "127.0.0.1"
-ROWS = ((1, 1), (8, 1), (32, 1), (128, 1), (32, 64))  # (clients, texts per request)
+# (clients, texts per request, kind): IMDB reviews, or "short": the same 3-word text in every
+# request, which measures the request path alone (HTTP, JSON, encoding, one model step)
+ROWS = ((1, 1, "imdb"), (8, 1, "imdb"), (32, 1, "imdb"), (128, 1, "imdb"), (32, 64, "imdb"),
+        (32, 1, "short"))
+SHORT_TEXT = "a fine film"
 
 
 def free_port() -> int:
@@ -225,6 +232,10 @@ def main() -> None:
                         help="Texts sent per row (requests of a single-text row).")
     parser.add_argument("--max-batch-size", type=int, default=256)
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--batching", choices=("auto", "continuous", "dynamic"), default=None,
+                        help="Passed to sentiment serve (default: the server's own, auto).")
+    parser.add_argument("--chunk-steps", type=int, default=None,
+                        help="Passed to sentiment serve (default: the server's own).")
     parser.add_argument("--concurrent-batches", type=int, default=None,
                         help="Passed to sentiment serve (default: the server's own).")
     parser.add_argument("--rows", default=None,
@@ -248,7 +259,9 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}; "
           f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.2f}")
     print(f"model: {args.model}; {len(texts):,} IMDB test reviews per row; server "
-          f"--max-batch-size {args.max_batch_size} --max-wait-ms {args.max_wait_ms:g}",
+          f"--max-batch-size {args.max_batch_size} --max-wait-ms {args.max_wait_ms:g}"
+          f"{(' --batching ' + args.batching) if args.batching else ''}"
+          f"{(' --chunk-steps ' + str(args.chunk_steps)) if args.chunk_steps else ''}",
           flush=True)
     offline = run_offline(args.model, texts)
     print(f"offline Predictor.predict_proba: {offline['texts_per_s']:,.1f} texts/s "
@@ -260,10 +273,12 @@ def main() -> None:
                "--max-batch-size", str(args.max_batch_size),
                "--max-wait-ms", str(args.max_wait_ms), "--no-access-log",
                "--log-level", "warning"]
-    if args.concurrent_batches:
-        command += ["--concurrent-batches", str(args.concurrent_batches)]
+    for option in ("batching", "chunk_steps", "concurrent_batches"):
+        if getattr(args, option):
+            command += ["--" + option.replace("_", "-"), str(getattr(args, option))]
     rows = ROWS if not args.rows else tuple(
-        tuple(int(part) for part in row.split("x")) for row in args.rows.split(","))
+        (int(clients), int(texts.rstrip("s")), "short" if texts.endswith("s") else "imdb")
+        for clients, _, texts in (row.partition("x") for row in args.rows.split(",")))
     server = subprocess.Popen(command, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     results = []
     try:
@@ -271,15 +286,18 @@ def main() -> None:
         asyncio.run(run_row(port, make_bodies(texts[:200], 1), 8, args.timeout))  # warm up
         print("\n| clients | texts/request | requests | texts/s | p50 ms | p95 ms | p99 ms "
               "| failed | mean batch |\n|---|---|---|---|---|---|---|---|---|", flush=True)
-        for clients, per_request in rows:
+        for clients, per_request, kind in rows:
+            sent = texts if kind == "imdb" else [SHORT_TEXT] * len(texts)
             before = batch_totals(asyncio.run(http_get(port, "/metrics"))[1], "default")
-            row = asyncio.run(run_row(port, make_bodies(texts, per_request), clients,
+            row = asyncio.run(run_row(port, make_bodies(sent, per_request), clients,
                                       args.timeout))
+            row["kind"] = kind
             after = batch_totals(asyncio.run(http_get(port, "/metrics"))[1], "default")
             row["mean_batch"] = ((after[0] - before[0]) / (after[1] - before[1])
                                  if after[1] > before[1] else float("nan"))
             results.append(row)
-            print(f"| {clients} | {per_request} | {row['requests']:,} | "
+            print(f"| {clients} | {per_request}{' (3 words)' if kind == 'short' else ''} | "
+                  f"{row['requests']:,} | "
                   f"{row['texts_per_s']:,.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | "
                   f"{row['p99_ms']:.1f} | {row['failed']} | {row['mean_batch']:.1f} |",
                   flush=True)
@@ -292,7 +310,11 @@ def main() -> None:
                 server.kill()
     print(f"\nserver exit status after SIGTERM: {server.returncode}")
     at32 = next((row for row in results if row["clients"] == 32
-                 and row["texts_per_request"] == 1), None)
+                 and row["texts_per_request"] == 1 and row["kind"] == "imdb"), None)
+    short = next((row for row in results if row["kind"] == "short"), None)
+    if short is not None:
+        print(f"request path alone (32 clients, one 3-word text each): "
+              f"{short['texts_per_s'] / offline['texts_per_s']:.2f}x the offline texts/s")
     if at32 is None:
         return
     checks = {"no failed request": all(row["failed"] == 0 for row in results),

@@ -157,6 +157,36 @@ class Predictor:
                 self._predict_block(ids, batch_size, out[start:])
         return out
 
+    def encode_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The model's token ids of each text: one ``(length,) int32`` array per text,
+        length >= 1 (at most ``max_length`` tokens, truncated as configured; an empty text
+        is one OOV token), as :meth:`predict_proba` feeds them to the model.
+
+        Raises:
+            DataError: when an item is not a ``str`` (the message names its index).
+        """
+        texts = self._check_texts(texts)
+        rows = []
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            flat, splits = self._encode_block(texts[start:start + ENCODE_CHUNK])
+            rows += np.split(flat, splits[1:-1])
+        return rows
+
+    def stepper(self, chunk_steps: int | None = None):
+        """A :class:`sentiment.models.streaming.RecurrentStepper` over this model's weights
+        (continuous batching, for a server), or ``None`` when the model is not a
+        forward-only recurrent classifier with max, mean or last pooling, or runs without
+        ``fast_inference``.
+
+        Raises:
+            ValueError: when ``chunk_steps < 1``.
+        """
+        from .models.streaming import DEFAULT_CHUNK_STEPS, recurrent_stepper
+
+        if not self.fast_inference:
+            return None
+        return recurrent_stepper(self.model, chunk_steps or DEFAULT_CHUNK_STEPS)
+
     def _encode_block(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids of at most ``ENCODE_CHUNK`` texts: ``(flat_values int32, row_splits int64)``."""
         return to_ragged_arrays(self._encode(tf.constant(texts, dtype=tf.string)))

@@ -1,4 +1,5 @@
-"""``sentiment serve``: serve models over HTTP, kept warm, with dynamic batching."""
+"""``sentiment serve``: serve models over HTTP, kept warm, with continuous or dynamic
+batching."""
 
 from __future__ import annotations
 
@@ -17,14 +18,23 @@ from .options import CliError, enable_onednn, translate_errors
               "behind a proxy that authenticates.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="TCP port.")
+@click.option("--batching", type=click.Choice(["auto", "continuous", "dynamic"]),
+              default="auto", show_default=True,
+              help="continuous: texts join and leave the running batch between chunks of "
+              "recurrent steps (forward-only LSTM/GRU models); dynamic: batches of waiting "
+              "texts; auto: continuous where the model allows it.")
 @click.option("--max-batch-size", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Texts per model call formed from concurrent requests.")
+              help="Texts per model call formed from concurrent requests (with continuous "
+              "batching: texts in flight at once).")
+@click.option("--chunk-steps", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Recurrent steps per model call with continuous batching.")
 @click.option("--max-wait-ms", type=click.FloatRange(0, 10_000), default=5.0,
               show_default=True,
-              help="How long the oldest waiting text waits for more to fill its batch.")
+              help="Dynamic batching: how long the oldest waiting text waits for more to "
+              "fill its batch.")
 @click.option("--concurrent-batches", type=click.IntRange(min=1), default=None,
-              help="Batches of one model run at once, each on its own thread  [default: one "
-              "per core, at most 4].")
+              help="Dynamic batching: batches of one model run at once, each on its own "
+              "thread  [default: one per core, at most 4].")
 @click.option("--max-queue", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Texts waiting per model; beyond it requests get 503 with Retry-After.")
 @click.option("--max-body-size", type=click.IntRange(min=1), default=4 * 1024 * 1024,
@@ -45,9 +55,10 @@ from .options import CliError, enable_onednn, translate_errors
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log one line per request (method, path, status; never headers).")
 @translate_errors
-def serve(models, host, port, max_batch_size, max_wait_ms, concurrent_batches, max_queue,
+def serve(models, host, port, batching, max_batch_size, chunk_steps, max_wait_ms,
+          concurrent_batches, max_queue,
           max_body_size, workers, api_key_file, graceful_timeout, log_level, access_log):
-    """Serve models over HTTP with dynamic batching.
+    """Serve models over HTTP with continuous or dynamic batching.
 
     \b
     Routes: POST /v1/predict {"texts": [...]} (or {"text": "..."}; ?explain=true,
@@ -77,7 +88,8 @@ def serve(models, host, port, max_batch_size, max_wait_ms, concurrent_batches, m
     for loader in loaders.values():  # fail before the server starts, without TensorFlow
         loader.check()
     settings = ServeSettings(
-        max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
+        batching=batching, chunk_steps=chunk_steps, max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms, max_queue=max_queue,
         **({"concurrent_batches": concurrent_batches} if concurrent_batches else {}),
         max_body_size=max_body_size,
         api_keys=read_api_keys(api_key_file) if api_key_file else ())

@@ -211,6 +211,15 @@ class _RecurrentMember:
         return self.probabilities(self.logits(pooled))  # (batch, classes) float32
 
 
+def recurrent_members(model: keras.Model) -> list[_RecurrentMember] | None:
+    """The forward passes of ``model``'s members (one, or an ensemble's), or ``None`` when
+    one of them is outside the layouts :func:`inference_function` takes."""
+    try:
+        return [_RecurrentMember(member) for member in classifier_members(model)]
+    except TypeError:
+        return None
+
+
 def inference_function(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor] | None:
     """The forward pass of ``model`` without masking inside the recurrent loops (see the
     module docstring), or ``None`` where it does not apply.
@@ -227,9 +236,8 @@ def inference_function(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor] |
         the layouts ``build_classifier`` writes for ``lstm``, ``gru``, ``bilstm`` and
         ``bigru``.
     """
-    try:
-        members = [_RecurrentMember(member) for member in classifier_members(model)]
-    except TypeError:
+    members = recurrent_members(model)
+    if members is None:
         return None
     if len(members) == 1:
         return members[0]

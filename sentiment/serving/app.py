@@ -17,7 +17,8 @@ Routes (bodies and answers are JSON; errors are ``{"error": "message"}``):
 Models load (or, given as :class:`~sentiment.predictor.Predictor` objects, warm up) in a
 thread after the server has started, so ``/healthz`` answers at once and ``/readyz`` only
 when a warm-up batch has run. Each model has a
-:class:`~sentiment.serving.batcher.DynamicBatcher`. Request bodies are only ever parsed as
+:class:`~sentiment.serving.continuous.ContinuousBatcher` (forward-only recurrent models,
+unless ``batching="dynamic"``) or a :class:`~sentiment.serving.batcher.DynamicBatcher`. Request bodies are only ever parsed as
 JSON (:mod:`sentiment.serving.protocol`); nothing a client sends is evaluated or unpickled.
 """
 
@@ -45,6 +46,7 @@ from starlette.routing import Match
 
 from ..errors import ConfigError, DataError, SentimentError
 from .batcher import BatcherStopped, DynamicBatcher, QueueFull
+from .continuous import ContinuousBatcher
 from .loading import warmup_texts
 from .metrics import ServingMetrics
 from .protocol import (
@@ -133,7 +135,8 @@ class ModelSlot:
             self.loader, self.predictor = None, source
         self.state = "loading"  # -> "ready" | "failed"
         self.error: str | None = None
-        self.batcher: DynamicBatcher | None = None
+        self.batcher: DynamicBatcher | ContinuousBatcher | None = None
+        self.stepper = None  # set by load_and_warm_up for continuous batching
         self.warmup_seconds: float | None = None
 
     def metadata(self) -> dict[str, Any]:
@@ -147,8 +150,14 @@ class ModelSlot:
                 "config": config.to_dict() if hasattr(config, "to_dict") else {},
                 "trained_with": {}}
 
-    def load_and_warm_up(self):
-        """In a thread: the predictor, loaded if needed, after one warm-up batch."""
+    def load_and_warm_up(self, settings: ServeSettings):
+        """In a thread: the predictor, loaded if needed, after one warm-up batch; with
+        continuous batching (``settings.batching``) also its stepper (``self.stepper``),
+        warmed up too.
+
+        Raises:
+            ConfigError: for ``batching="continuous"`` and a model that cannot run so.
+        """
         predictor = self.predictor if self.predictor is not None else self.loader()
         started = time.perf_counter()
         max_length = getattr(getattr(predictor, "config", None), "max_length", 64)
@@ -156,6 +165,14 @@ class ModelSlot:
         rows = np.asarray(predictor.predict_proba(texts))
         if rows.shape != (len(texts), len(predictor.labels)):
             raise RuntimeError(f"the warm-up batch returned shape {rows.shape}")
+        if settings.batching != "dynamic" and hasattr(predictor, "stepper"):
+            self.stepper = predictor.stepper(settings.chunk_steps)
+            if self.stepper is not None:
+                self.stepper.warm_up()
+        if settings.batching == "continuous" and self.stepper is None:
+            raise ConfigError("--batching continuous needs a forward-only recurrent model "
+                              "(lstm or gru, max, mean or last pooling); this one is not: "
+                              "use --batching auto or dynamic")
         return predictor, time.perf_counter() - started
 
 
@@ -191,7 +208,8 @@ class ServingState:
         for slot in self.slots.values():
             started = time.perf_counter()
             try:
-                predictor, warmup = await _in_daemon_thread(slot.load_and_warm_up)
+                predictor, warmup = await _in_daemon_thread(
+                    lambda slot=slot: slot.load_and_warm_up(settings))
             except Exception as error:  # noqa: BLE001  reported, then the server stops
                 message = (str(error) if isinstance(error, SentimentError)
                            else f"{type(error).__name__}: {error}")
@@ -202,11 +220,17 @@ class ServingState:
                     self.on_fatal(self.failure)
                 return
             slot.predictor, slot.warmup_seconds = predictor, warmup
-            slot.batcher = DynamicBatcher(
-                predictor.predict_proba, len(predictor.labels),
-                max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_wait_ms,
-                max_queue=settings.max_queue, metrics=self.metrics, name=slot.name,
-                concurrent_batches=settings.concurrent_batches)
+            if slot.stepper is not None:
+                slot.batcher = ContinuousBatcher(
+                    predictor.encode_ids, slot.stepper, len(predictor.labels),
+                    max_lanes=settings.max_batch_size, max_queue=settings.max_queue,
+                    metrics=self.metrics, name=slot.name)
+            else:
+                slot.batcher = DynamicBatcher(
+                    predictor.predict_proba, len(predictor.labels),
+                    max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_wait_ms,
+                    max_queue=settings.max_queue, metrics=self.metrics, name=slot.name,
+                    concurrent_batches=settings.concurrent_batches)
             slot.batcher.start()
             slot.state = "ready"
             self.metrics.model_ready.labels(slot.name).set(1)
@@ -298,6 +322,9 @@ class ServingState:
             entry["error"] = slot.error
         if slot.warmup_seconds is not None:
             entry["warmup_seconds"] = round(slot.warmup_seconds, 3)
+        if slot.batcher is not None:
+            entry["batching"] = ("continuous" if isinstance(slot.batcher, ContinuousBatcher)
+                                 else "dynamic")
         return entry
 
 

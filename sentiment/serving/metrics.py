@@ -8,9 +8,12 @@ grow the label set):
 * ``sentiment_http_request_duration_seconds{route}``: latency histogram;
 * ``sentiment_http_requests_in_flight{route}``: requests being handled;
 * ``sentiment_batch_size_texts{model}``: texts per model call (histogram; its ``_sum`` /
-  ``_count`` is the mean batch size, the batcher at work);
-* ``sentiment_batch_duration_seconds{model}``: time of one ``predict_proba`` call;
-* ``sentiment_queue_wait_seconds{model}``: from a request's arrival to its batch's start;
+  ``_count`` is the mean batch size, the batcher at work; with continuous batching, the
+  texts in flight in one chunk of steps);
+* ``sentiment_batch_duration_seconds{model}``: time of one ``predict_proba`` call (one
+  chunk of steps with continuous batching);
+* ``sentiment_queue_wait_seconds{model}``: from a request's arrival to its batch's start
+  (to its text's first chunk with continuous batching);
 * ``sentiment_queue_depth_texts{model}``: texts waiting;
 * ``sentiment_texts_scored_total{model}``: texts scored (warm-up excluded);
 * ``sentiment_model_ready{model}``: 1 once loaded and warmed up;
@@ -63,7 +66,7 @@ class ServingMetrics:
             "sentiment_batch_size_texts", "Texts per model call formed by the batcher.",
             ("model",), buckets=BATCH_BUCKETS, registry=registry)
         self.batch_duration = Histogram(
-            "sentiment_batch_duration_seconds", "Time of one batch's predict_proba call.",
+            "sentiment_batch_duration_seconds", "Time of one model call (a batch, or a chunk of steps).",
             ("model",), buckets=LATENCY_BUCKETS, registry=registry)
         self.queue_wait = Histogram(
             "sentiment_queue_wait_seconds",
@@ -92,10 +95,13 @@ class ServingMetrics:
 
     # the batcher's hooks (sentiment.serving.batcher.DynamicBatcher)
     def observe_batch(self, model: str, texts: int, seconds: float,
-                      waits: list[float]) -> None:
+                      waits: list[float], scored: int | None = None) -> None:
+        """One model call over ``texts`` texts that took ``seconds``; ``waits``: the queue
+        waits (seconds) of the requests or texts it started; ``scored``: the texts it
+        finished (default ``texts``; a continuous batcher's chunk finishes only some)."""
         self.batch_size.labels(model).observe(texts)
         self.batch_duration.labels(model).observe(seconds)
-        self.texts_scored.labels(model).inc(texts)
+        self.texts_scored.labels(model).inc(texts if scored is None else scored)
         wait = self.queue_wait.labels(model)
         for seconds_waited in waits:
             wait.observe(max(seconds_waited, 0.0))

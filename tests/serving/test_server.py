@@ -128,6 +128,7 @@ def test_routes(server, http, tiny_model_dir):
     assert tiny["config"]["arch"] == "bigru" and tiny["config"]["max_length"] == 64
     assert tiny["trained_with"]["tensorflow"].startswith("2.")
     assert tiny["warmup_seconds"] > 0
+    assert tiny["batching"] == "dynamic"  # a bidirectional GRU needs the whole text
     assert {"sentiment", "tensorflow", "fastapi", "uvicorn", "python"} <= set(
         models["server"]["versions"])
     assert models["server"]["settings"]["max_batch_size"] == 64
@@ -251,16 +252,17 @@ def test_bad_input_never_kills_the_server(server, http, expected):
 # model, whether a second request finds the first one's texts still queued is only a race.
 
 
-def test_concurrent_clients_get_their_own_results(server, expected):
+def check_concurrent_clients(url: str, expected: dict, model: str) -> float:
     """16 threads, each with its own connection, 12 requests each: short and 600-token
-    texts, one or two per request; every answer equals the single-text prediction."""
+    texts, one or two per request; every answer must equal the single-text prediction.
+    Returns the mean batch the server formed (``sentiment_batch_size_texts``)."""
     def worker(index: int) -> int:
         checked = 0
         with client() as http:
             for step in range(12):
                 short, long = SHORT[(index + step) % len(SHORT)], LONG[(index * 3 + step) % 4]
                 texts = [long] if step % 3 == 0 else [short] if step % 3 == 1 else [short, long]
-                answer = post(http, f"{server.url}/v1/predict", {"texts": texts})
+                answer = post(http, f"{url}/v1/predict", {"texts": texts})
                 assert answer.status_code == 200, answer.text
                 predictions = answer.json()["predictions"]
                 assert len(predictions) == len(texts)
@@ -271,11 +273,44 @@ def test_concurrent_clients_get_their_own_results(server, expected):
 
     with ThreadPoolExecutor(16) as pool:
         assert list(pool.map(worker, range(16), timeout=300)) == [12] * 16
-    metrics = httpx.get(f"{server.url}/metrics", trust_env=False, timeout=30).text
-    batches = float(metrics.split('sentiment_batch_size_texts_count{model="tiny"} ')[1]
+    metrics = httpx.get(f"{url}/metrics", trust_env=False, timeout=30).text
+    batches = float(metrics.split(f'sentiment_batch_size_texts_count{{model="{model}"}} ')[1]
                     .split()[0])
-    texts = float(metrics.split('sentiment_batch_size_texts_sum{model="tiny"} ')[1].split()[0])
-    assert texts / batches > 1.0  # concurrent requests shared batches
+    texts = float(metrics.split(f'sentiment_batch_size_texts_sum{{model="{model}"}} ')[1]
+                  .split()[0])
+    return texts / batches
+
+
+def test_concurrent_clients_get_their_own_results(server, expected):
+    assert check_concurrent_clients(server.url, expected, "tiny") > 1.0  # shared batches
+
+
+def test_continuous_batching_serves_a_gru_model(tiny_ensemble_dir, tmp_path, http):
+    """A forward-only GRU (the tiny ensemble) with --batching continuous: its texts join
+    and leave the running batch, and every answer still equals Predictor.predict."""
+    from sentiment.predictor import Predictor
+
+    predictor = Predictor.load(tiny_ensemble_dir)
+    expected = {text: predictor.predict(text) for text in SHORT + LONG}
+    args = ["--model", f"gru={tiny_ensemble_dir}", "--batching", "continuous",
+            "--chunk-steps", "16", "--max-batch-size", "8"]
+    with start_server(args, tmp_path / "server.log") as server:
+        wait_until_ready(server, http)
+        listing = http.get(f"{server.url}/v1/models").json()
+        assert listing["models"][0]["batching"] == "continuous"
+        assert listing["server"]["settings"]["chunk_steps"] == 16
+        # texts in flight per chunk: more than one (shared), at most --max-batch-size
+        assert 1.0 < check_concurrent_clients(server.url, expected, "gru") <= 8
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(60) == 0, server_log(server)
+
+
+def test_continuous_batching_refuses_a_bidirectional_model(tiny_model_dir, tmp_path):
+    args = ["--model", str(tiny_model_dir), "--batching", "continuous"]
+    with start_server(args, tmp_path / "server.log") as server:
+        assert server.process.wait(120) != 0
+        assert ("--batching continuous needs a forward-only recurrent model"
+                in server_log(server))
 
 
 def test_readiness_api_keys_and_sigterm_with_a_request_in_flight(tiny_model_dir, tmp_path,
