@@ -174,7 +174,10 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
         ``{"label", "score", "scores"}`` as :meth:`Predictor.predict`, plus ``"target"`` (the
         explained class), ``"method"``, ``"tokens"`` (n strings) and ``"attributions"`` (n
         floats, one per token, in token order). Integrated gradients add
-        ``"baseline_score"``, the target probability for all-zero embeddings.
+        ``"model_score"`` and ``"baseline_score"``, the model's target probability for the
+        text and for all-zero embeddings: the attributions sum to about their difference.
+        These are before temperature scaling (``"score"`` and ``"scores"`` are after it, as
+        :meth:`Predictor.predict`; the two agree for a model with temperature 1).
 
     Raises:
         DataError: when ``text`` is not a ``str``.
@@ -213,10 +216,11 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
     if method == "attention":
         result["attributions"] = attention_weights(predictor.model, ids).tolist()
     else:
-        scores, _, baseline = integrated_gradients(
+        scores, model_score, baseline = integrated_gradients(
             predictor.model, ids, predictor.labels.index(label), steps)
         result["attributions"] = scores.tolist()
         result["baseline_score"] = baseline
+        result["model_score"] = model_score
     return result
 
 

@@ -35,11 +35,14 @@ EXPORT_ARTIFACT = ArtifactKind(
 
 def serving_function(predictor):
     """A ``tf.function`` over ``(None,) tf.string`` texts returning ``{"probabilities":
-    (batch, classes) float32, "label": (batch,) tf.string}`` for ``predictor``'s model."""
+    (batch, classes) float32, "label": (batch,) tf.string}`` for ``predictor``'s model, the
+    probabilities scaled by its temperature (``ClassifierConfig.temperature``) as
+    :meth:`Predictor.predict_proba` scales them."""
     import tensorflow as tf
 
     encoder, model = predictor.encoder, predictor.model
     labels = tf.constant(list(predictor.labels), dtype=tf.string)
+    temperature = float(getattr(predictor.config, "temperature", 1.0))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
@@ -49,6 +52,9 @@ def serving_function(predictor):
             tf.shape(ids)[0] > 0,
             lambda: tf.cast(model(ids, training=False), tf.float32),
             lambda: tf.zeros([0, len(predictor.labels)], tf.float32))
+        if temperature != 1.0:  # temperature scaling, as sentiment.calibration applies it
+            probabilities = tf.nn.softmax(
+                tf.math.log(tf.maximum(probabilities, 1e-12)) / temperature, axis=-1)
         return {"probabilities": probabilities,
                 "label": tf.gather(labels, tf.argmax(probabilities, axis=1))}
 

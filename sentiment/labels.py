@@ -64,3 +64,66 @@ def split_validation(data: LabelledTexts, fraction: float,
         raise DataError(f"{data.source}: {len(data)} rows are too few to carve out a validation "
                         "split; give --validation FILE")
     return data.select(np.sort(order[cut:])), data.select(np.sort(order[:cut]))
+
+
+#: ``TrainingConfig.class_weight`` values that are not a file.
+CLASS_WEIGHT_MODES = ("none", "balanced")
+
+
+def class_weights(spec: str, y: np.ndarray, config: ClassifierConfig) -> dict[int, float] | None:
+    """The loss weight of each class for ``TrainingConfig.class_weight``.
+
+    Args:
+        spec: ``none`` (no weights: ``None``), ``balanced`` (inverse class frequency, as
+            scikit-learn defines it: ``n_examples / (n_classes * count_c)``, so the weights
+            of all training examples sum to ``n_examples``), or the path of a JSON object
+            mapping every class (by name or raw label value) to a weight > 0.
+        y: ``(n,)`` int class indices of the training examples.
+        config: the classifier's configuration, labels filled in.
+
+    Returns:
+        ``{class index: weight}`` for ``keras.Model.fit(class_weight=...)``, or ``None``.
+
+    Raises:
+        DataError: for a file that cannot be read, is not a JSON object of numbers > 0, names
+            a class the data does not have, or misses one (the message names the file and
+            the class).
+    """
+    if spec == "none":
+        return None
+    labels, values = config.labels, config.label_values or config.labels
+    if spec == "balanced":
+        counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(labels))
+        return {k: float(len(y) / (len(labels) * count)) for k, count in enumerate(counts)
+                if count}
+    import json
+    from pathlib import Path
+
+    path = Path(spec).expanduser()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DataError(f"--class-weight {spec}: cannot read the file ({error.strerror}); "
+                        f"give balanced, none or a JSON file") from None
+    except ValueError as error:
+        raise DataError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object of class -> weight; received "
+                        f"{type(data).__name__}")
+    weights = {}
+    for key, weight in data.items():
+        key = str(key)
+        index = (labels.index(key) if key in labels
+                 else values.index(key) if key in values else None)
+        if index is None:
+            raise DataError(f"{path}: unknown class {key!r}; the classes are "
+                            f"{', '.join(labels)}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
+                not 0 < weight < float("inf"):
+            raise DataError(f"{path}: the weight of class {key!r} must be a number > 0; "
+                            f"received {weight!r}")
+        weights[index] = float(weight)
+    missing = [labels[k] for k in range(len(labels)) if k not in weights]
+    if missing:
+        raise DataError(f"{path}: no weight for class {', '.join(map(repr, missing))}")
+    return weights

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
+from .calibration import apply_temperature
 from .config import (CONFIG_FILE, INFERENCE_BATCH_SIZE, VOCAB_FILE, ClassifierConfig,
                      default_inference_threads)
 from .errors import ConfigError, DataError
@@ -126,9 +127,10 @@ class Predictor:
                       batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """Class probabilities ``(len(texts), classes) float32``, rows in input order.
 
-        Texts are encoded in blocks of ``ENCODE_CHUNK`` (the next block while the model runs
-        on the current one) and batched by token length within each block (less padding);
-        padding never changes a result. An empty or whitespace-only text is read as one OOV
+        The probabilities are the model's scaled by its :attr:`temperature` (temperature
+        scaling, :mod:`sentiment.calibration`). Texts are encoded in blocks of
+        ``ENCODE_CHUNK`` (the next block while the model runs on the current one) and batched
+        by token length within each block (less padding); padding never changes a result. An empty or whitespace-only text is read as one OOV
         token.
 
         Raises:
@@ -139,12 +141,23 @@ class Predictor:
             raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
         texts = self._check_texts(texts)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        self._predict_blocks(texts, batch_size, out)
+        return apply_temperature(out, self.temperature)
+
+    @property
+    def temperature(self) -> float:
+        """The temperature :meth:`predict_proba` scales the model's probabilities by
+        (``ClassifierConfig.temperature``; 1.0: none)."""
+        return float(getattr(self.config, "temperature", 1.0))
+
+    def _predict_blocks(self, texts: list[str], batch_size: int, out: np.ndarray) -> None:
+        """The model's probabilities of ``texts`` into ``out`` ``(n, classes)``."""
         blocks = [(start, texts[start:start + ENCODE_CHUNK])
                   for start in range(0, len(texts), ENCODE_CHUNK)]
         if len(blocks) <= 1:
             for start, block in blocks:
                 self._predict_block(self._encode_block(block), batch_size, out[start:])
-            return out
+            return
         # The tensorflow-text kernels tokenize on one core: the next block is encoded in a
         # thread while the model runs on this one (TensorFlow releases the GIL inside its
         # ops; docs/benchmarks/scoring.md measures the gain).
@@ -155,7 +168,6 @@ class Predictor:
                 if index + 1 < len(blocks):
                     encoded = pool.submit(self._encode_block, blocks[index + 1][1])
                 self._predict_block(ids, batch_size, out[start:])
-        return out
 
     def encode_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
         """The model's token ids of each text: one ``(length,) int32`` array per text,
@@ -174,7 +186,7 @@ class Predictor:
 
     def stepper(self, chunk_steps: int | None = None):
         """A :class:`sentiment.models.streaming.RecurrentStepper` over this model's weights
-        (continuous batching, for a server), or ``None`` when the model is not a
+        and :attr:`temperature` (continuous batching, for a server), or ``None`` when the model is not a
         forward-only recurrent classifier with max, mean or last pooling, or runs without
         ``fast_inference``.
 
@@ -185,7 +197,8 @@ class Predictor:
 
         if not self.fast_inference:
             return None
-        return recurrent_stepper(self.model, chunk_steps or DEFAULT_CHUNK_STEPS)
+        return recurrent_stepper(self.model, chunk_steps or DEFAULT_CHUNK_STEPS,
+                                 self.temperature)
 
     def _encode_block(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids of at most ``ENCODE_CHUNK`` texts: ``(flat_values int32, row_splits int64)``."""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .artifacts import check_not_inside, check_not_input, check_writable
+from .calibration import ECE_BINS, apply_temperature
 from .config import INFERENCE_BATCH_SIZE
 from .errors import ConfigError, DataError
 from .metrics import (
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from .forecaster import Forecast
 
 #: Bins of the reliability diagram and of the expected calibration error.
-CALIBRATION_BINS = 10
+CALIBRATION_BINS = ECE_BINS  # 10 equal-width bins
 REPORT_FILES = ("metrics.json", "confusion_matrix.png", "roc.png", "calibration.png",
                 "errors.csv")
 
@@ -97,17 +98,30 @@ def _json_number(value):
     return None if math.isnan(value) else value
 
 
+def _calibration_bins(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
+    bins = calibration_bins(y_true, probabilities, CALIBRATION_BINS)
+    return {"bins": CALIBRATION_BINS,
+            "edges": bins["edges"].tolist(),
+            "count": bins["count"].tolist(),
+            "confidence": [_json_number(v) for v in bins["confidence"]],
+            "accuracy": [_json_number(v) for v in bins["accuracy"]]}
+
+
 def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
-                   labels: Sequence[str]) -> dict:
+                   labels: Sequence[str], temperature: float = 1.0) -> dict:
     """Everything in ``metrics.json``: :func:`sentiment.metrics.classification_report` plus
     ``log_loss`` (nats), ``expected_calibration_error`` (10 equal-width bins of the top-class
     confidence), ``calibration`` (the bins) and, for more than two classes, one-vs-rest
-    ``roc_auc_per_class`` and their mean as ``roc_auc``.
+    ``roc_auc_per_class`` and their mean as ``roc_auc``. For a calibrated model
+    (``temperature`` other than 1) also ``temperature`` and ``uncalibrated``: the log loss,
+    ECE and bins of the probabilities before temperature scaling.
 
     Args:
         y_true: ``(n,)`` int class indices into ``labels``.
-        probabilities: ``(n, len(labels))`` float class probabilities.
+        probabilities: ``(n, len(labels))`` float class probabilities (calibrated, as the
+            model predicts them).
         labels: class names.
+        temperature: the model's temperature (``ClassifierConfig.temperature``).
 
     Raises:
         DataError: when there are no rows or the shapes disagree.
@@ -123,14 +137,15 @@ def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
     report["log_loss"] = log_loss(y_true, probabilities)
     report["expected_calibration_error"] = expected_calibration_error(
         y_true, probabilities, CALIBRATION_BINS)
-    bins = calibration_bins(y_true, probabilities, CALIBRATION_BINS)
-    report["calibration"] = {
-        "bins": CALIBRATION_BINS,
-        "edges": bins["edges"].tolist(),
-        "count": bins["count"].tolist(),
-        "confidence": [_json_number(v) for v in bins["confidence"]],
-        "accuracy": [_json_number(v) for v in bins["accuracy"]],
-    }
+    report["calibration"] = _calibration_bins(y_true, probabilities)
+    if temperature != 1.0:
+        before = apply_temperature(probabilities, 1.0 / temperature)  # undo the scaling
+        report["temperature"] = temperature
+        report["uncalibrated"] = {
+            "log_loss": log_loss(y_true, before),
+            "expected_calibration_error": expected_calibration_error(y_true, before,
+                                                                     CALIBRATION_BINS),
+            "calibration": _calibration_bins(y_true, before)}
     if len(labels) > 2:
         per_class = {label: roc_auc(y_true == k, probabilities[:, k])
                      for k, label in enumerate(labels)}
@@ -207,9 +222,20 @@ def _plot_calibration(plt, metrics: dict, path: Path) -> None:
             width=width * 0.9, color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//",
             label="gap to confidence")
     top.plot([0, 1], [0, 1], ls="--", color="grey", label="perfect calibration")
+    title = f"Reliability diagram (ECE {metrics['expected_calibration_error']:.3f})"
+    if "uncalibrated" in metrics:  # before temperature scaling: accuracy per bin, as a line
+        before = metrics["uncalibrated"]
+        accuracy_before = np.array([np.nan if v is None else v
+                                    for v in before["calibration"]["accuracy"]])
+        confidence_before = np.array([np.nan if v is None else v
+                                      for v in before["calibration"]["confidence"]])
+        top.plot(confidence_before, accuracy_before, marker="o", color="tab:orange",
+                 label=f"before temperature scaling (T = {metrics['temperature']:.2f})")
+        title = (f"Reliability diagram (ECE {metrics['expected_calibration_error']:.3f}; "
+                 f"{before['expected_calibration_error']:.3f} before scaling)")
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")
-    top.set_title(f"Reliability diagram (ECE {metrics['expected_calibration_error']:.3f})")
+    top.set_title(title)
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
     bottom.bar(centers, count, width=width * 0.9, color="grey", edgecolor="black")
@@ -243,7 +269,8 @@ def _write_errors(path: Path, texts: Sequence[str], raw_labels: Sequence[str] | 
 
 def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[int],
                  probabilities: np.ndarray, labels: Sequence[str],
-                 raw_labels: Sequence[str] | None = None, source: str | None = None) -> dict:
+                 raw_labels: Sequence[str] | None = None, source: str | None = None,
+                 temperature: float = 1.0) -> dict:
     """Write ``metrics.json``, the three PNGs and ``errors.csv`` into ``directory``.
 
     Args:
@@ -255,6 +282,8 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
         raw_labels: the label values as in the data (``errors.csv`` column ``label``);
             default the class names.
         source: where the rows came from, recorded in ``metrics.json``.
+        temperature: the model's temperature: other than 1, the metrics and the reliability
+            diagram also show the probabilities before temperature scaling.
 
     Returns:
         The metrics (as in ``metrics.json``).
@@ -269,7 +298,7 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
     check_report_paths(directory, source)
     y_true = np.asarray(y_true, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    metrics = report_metrics(y_true, probabilities, labels)
+    metrics = report_metrics(y_true, probabilities, labels, temperature)
     if source is not None:
         metrics["source"] = source
     directory.mkdir(parents=True, exist_ok=True)
@@ -305,7 +334,8 @@ def evaluate_with_report(predictor, data, directory: str | Path,
     y_true = label_indices(data, predictor.config)
     probabilities = predictor.predict_proba(data.texts, batch_size=batch_size)
     return write_report(directory, data.texts, y_true, probabilities, predictor.labels,
-                        raw_labels=data.labels, source=data.source)
+                        raw_labels=data.labels, source=data.source,
+                        temperature=getattr(predictor.config, "temperature", 1.0))
 
 
 # ----------------------------------------------------------------------------- forecasts

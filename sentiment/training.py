@@ -5,6 +5,7 @@
       -> tf.data batches (bucketed by length) -> build_classifier -> model.fit
       -> early stopping on validation loss (best weights restored)
       [-> once per member of an ensemble, seeds seed, seed + 1, ...; their mean]
+      -> temperature scaling fitted on the validation split (sentiment.calibration)
       -> test metrics -> model.keras + vocab.txt + config.json + metrics.json (atomic)
 """
 
@@ -26,7 +27,7 @@ from .config import (CLASSIFIER_ARTIFACT, CONFIG_FILE, METRICS_FILE, MODEL_FILE,
 from .data import LabelledTexts
 from .errors import DataError
 from .fingerprints import FILES_KEY, fingerprint_files
-from .labels import label_indices, label_set, split_validation
+from .labels import class_weights, label_indices, label_set, split_validation
 from .versions import library_versions
 
 
@@ -38,7 +39,8 @@ class TrainResult:
         model_dir: the written model directory.
         config: the saved :class:`ClassifierConfig` (labels filled in).
         metrics: the content of ``metrics.json`` (``validation``, ``test`` when given,
-            ``training`` with ``examples_per_second`` and ``seconds``).
+            ``training`` with ``examples_per_second`` and ``seconds``, ``calibration`` with
+            the temperature and the log loss and ECE before and after it).
         history: Keras history, metric name -> one value per epoch (the first member's for
             an ensemble).
     """
@@ -122,6 +124,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     import keras
     import tensorflow as tf
 
+    from .calibration import apply_temperature, calibrate, calibration_change
     from .metrics import classification_report
     from .models.adversarial import AdversarialTraining
     from .models.classifier import build_classifier, classifier_members
@@ -144,6 +147,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         y_train = label_indices(train, config)
         y_validation = label_indices(validation, config)
         y_test = label_indices(test, config) if test is not None else None
+        weights = class_weights(training.class_weight, y_train, config)
 
         if vocabulary is None:
             vocabulary = build_vocabulary(train.texts, config)
@@ -186,7 +190,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                 warnings.filterwarnings("ignore", message=".*ran out of data")
                 warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
                 history = fitted.fit(train_batches, validation_data=validation_batches,
-                                     epochs=training.epochs,
+                                     epochs=training.epochs, class_weight=weights,
                                      callbacks=[*averaging, early_stopping, *callbacks],
                                      verbose=verbose)
             best_epoch = int(np.argmin(history.history["val_loss"])) + 1
@@ -206,6 +210,14 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             for fresh, trained in zip(classifier_members(model), members):
                 fresh.set_weights(trained.get_weights())
 
+    validation_probabilities = Predictor(model, encoder, config).predict_proba(
+        validation.texts)  # uncalibrated: config.temperature is 1.0 here
+    calibration = None
+    if training.calibration:
+        calibration = calibrate(y_validation, validation_probabilities)
+        config = config.replace(temperature=calibration["temperature"])
+        validation_probabilities = apply_temperature(validation_probabilities,
+                                                     config.temperature)
     predictor = Predictor(model, encoder, config)
     epochs_run = sum(fit["epochs_run"] for fit in fits)
     metrics: dict[str, Any] = {
@@ -217,15 +229,23 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             "examples_per_second": round(len(train) * epochs_run / seconds, 1),
             "vocabulary_size": vocabulary.vocabulary_size(), "dtype_policy": policy,
             "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+            "class_weight": ({config.labels[k]: w for k, w in sorted(weights.items())}
+                             if weights else None),
             **({"members": [{key: value for key, value in fit.items() if key != "history"}
                             for fit in fits]} if len(fits) > 1 else {}),
         },
-        "validation": classification_report(
-            y_validation, predictor.predict_proba(validation.texts), config.labels),
+        "validation": classification_report(y_validation, validation_probabilities,
+                                            config.labels),
     }
     if test is not None:
-        metrics["test"] = classification_report(y_test, predictor.predict_proba(test.texts),
-                                                config.labels)
+        test_probabilities = predictor.predict_proba(test.texts)
+        metrics["test"] = classification_report(y_test, test_probabilities, config.labels)
+        if calibration is not None:
+            calibration["test"] = calibration_change(
+                y_test, apply_temperature(test_probabilities, 1 / config.temperature),
+                config.temperature)
+    if calibration is not None:
+        metrics["calibration"] = calibration
     with atomic_directory(output_dir, CLASSIFIER_ARTIFACT) as tmp:
         model.save(tmp / MODEL_FILE)
         vocabulary.save(tmp / VOCAB_FILE)

@@ -215,3 +215,16 @@ def test_an_export_killed_while_writing_is_cleaned_up_by_the_next(tiny_model_dir
     export_saved_model(tiny_model_dir, target)
     assert [p.name for p in tmp_path.iterdir()] == ["export"]
     assert TEMP_MARKER not in {p.name for p in target.rglob("*")}
+
+
+def test_the_exported_function_applies_the_models_temperature(tiny_predictor):
+    import tensorflow as tf
+
+    from sentiment.export import serving_function
+    from sentiment.predictor import Predictor
+
+    warm = Predictor(tiny_predictor.model, tiny_predictor.encoder,
+                     tiny_predictor.config.replace(temperature=2.5))
+    got = serving_function(warm)(tf.constant(TEXTS))["probabilities"].numpy()
+    np.testing.assert_allclose(got, warm.predict_proba(TEXTS), atol=1e-5)
+    assert not np.allclose(got, tiny_predictor.predict_proba(TEXTS), atol=1e-3)

@@ -129,3 +129,28 @@ def test_a_report_file_that_is_the_test_input_is_refused(tmp_path, monkeypatch):
                      source="report/errors.csv")
     assert data.read_bytes() == original
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["errors.csv"]
+
+
+def test_a_calibrated_models_report_shows_before_and_after(tmp_path):
+    pytest.importorskip("matplotlib")
+    from sentiment.calibration import apply_temperature
+    from sentiment.reports import write_report
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    raw = np.where(y[:, None] == np.arange(2), 0.97, 0.03)  # over-confident
+    flip = rng.random(300) < 0.2
+    raw[flip] = raw[flip][:, ::-1]
+    calibrated = apply_temperature(raw, 2.5)
+    metrics = write_report(tmp_path / "r", [f"t{i}" for i in range(300)], y, calibrated,
+                           ["neg", "pos"], temperature=2.5)
+    assert metrics["temperature"] == 2.5
+    before = metrics["uncalibrated"]
+    assert before["log_loss"] == pytest.approx(log_loss(y, raw), rel=1e-5)
+    assert before["expected_calibration_error"] == pytest.approx(
+        expected_calibration_error(y, raw), abs=1e-6)
+    assert before["expected_calibration_error"] > metrics["expected_calibration_error"]
+    assert (tmp_path / "r" / "calibration.png").stat().st_size > 0
+    plain = write_report(tmp_path / "p", ["a", "b"], [0, 1], np.eye(2) * 0.8 + 0.1,
+                         ["neg", "pos"])
+    assert "uncalibrated" not in plain and "temperature" not in plain

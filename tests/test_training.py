@@ -151,7 +151,8 @@ def test_an_ensemble_is_its_members_trained_from_consecutive_seeds(tmp_path, tin
     train, validation = split_validation(tiny_data[0].head(240), 0.2, seed=0)
     config = ClassifierConfig(units=4, embedding_dim=8, vocab_size=60, min_frequency=1,
                               max_length=32)
-    training = TrainingConfig(epochs=2, batch_size=32, seed=7)
+    # without calibration: each model's own temperature would scale it differently
+    training = TrainingConfig(epochs=2, batch_size=32, seed=7, calibration=False)
     result = train_classifier(train, config.replace(ensemble=2), training, tmp_path / "both",
                               validation=validation, verbose=0)
     singles = [train_classifier(train, config, dataclasses.replace(training, seed=seed),
@@ -276,3 +277,65 @@ def test_the_saved_model_holds_the_weights_validation_kept(tmp_path, tiny_data):
                            TrainingConfig(epochs=1, ema_momentum=0.0), tmp_path / "off",
                            verbose=0)
     assert off.metrics["training"]["weights"] == "raw"
+
+
+def test_training_fits_a_temperature_that_every_prediction_applies(tmp_path, tiny_data):
+    from sentiment.calibration import apply_temperature
+    from sentiment.predictor import Predictor
+
+    texts, labels = tiny_data[0].texts[:300], list(tiny_data[0].labels[:300])
+    for i in range(0, 300, 6):  # label noise: a validation split with errors to learn from
+        labels[i] = "pos" if labels[i] == "neg" else "neg"
+    noisy = LabelledTexts(tuple(texts), tuple(labels), "noisy")
+    model_dir = tmp_path / "m"
+    train_classifier(noisy, ClassifierConfig(units=4, embedding_dim=8, vocab_size=80,
+                                             min_frequency=1, max_length=32),
+                     TrainingConfig(epochs=2, batch_size=32), model_dir,
+                     validation=noisy, test=tiny_data[1], verbose=0)
+    saved = json.loads((model_dir / "config.json").read_text())
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    temperature = saved["classifier"]["temperature"]
+    assert metrics["calibration"]["temperature"] == temperature
+    assert temperature != 1.0  # a fitted value, not the default
+    validation = metrics["calibration"]["validation"]
+    assert validation["log_loss_after"] <= validation["log_loss_before"] + 1e-9
+    assert set(metrics["calibration"]["test"]) == {"log_loss_before", "log_loss_after",
+                                                   "ece_before", "ece_after"}
+    predictor = Predictor.load(model_dir)
+    assert predictor.temperature == temperature
+    raw = Predictor(predictor.model, predictor.encoder,
+                    predictor.config.replace(temperature=1.0))
+    texts = list(tiny_data[1].texts[:40])
+    calibrated, uncalibrated = predictor.predict_proba(texts), raw.predict_proba(texts)
+    np.testing.assert_allclose(calibrated, apply_temperature(uncalibrated, temperature),
+                               atol=1e-6)
+    np.testing.assert_array_equal(calibrated.argmax(axis=1), uncalibrated.argmax(axis=1))
+    assert not np.allclose(calibrated, uncalibrated, atol=1e-3)
+
+
+def test_no_calibration_keeps_the_models_probabilities(tmp_path, tiny_data):
+    config = ClassifierConfig(units=4, embedding_dim=4, vocab_size=40, min_frequency=2)
+    result = train_classifier(tiny_data[0].head(200), config,
+                              TrainingConfig(epochs=1, calibration=False), tmp_path / "m",
+                              verbose=0)
+    assert result.config.temperature == 1.0 and "calibration" not in result.metrics
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["classifier"]["temperature"] == 1.0
+    assert saved["training"]["calibration"] is False
+
+
+def test_balanced_class_weights_are_used_and_recorded(tmp_path, tiny_data):
+    train = tiny_data[0].head(200)
+    keep = [i for i, label in enumerate(train.labels) if label == "neg" or i % 4 == 0]
+    skewed = LabelledTexts(tuple(train.texts[i] for i in keep),
+                           tuple(train.labels[i] for i in keep), "skewed")
+    config = ClassifierConfig(units=4, embedding_dim=4, vocab_size=40, min_frequency=2)
+    result = train_classifier(skewed, config,
+                              TrainingConfig(epochs=1, class_weight="balanced"),
+                              tmp_path / "m", verbose=0)
+    weights = result.metrics["training"]["class_weight"]
+    assert set(weights) == {"neg", "pos"} and weights["pos"] > 1.5 > 1.0 > weights["neg"]
+    plain = train_classifier(skewed, config, TrainingConfig(epochs=1), tmp_path / "p",
+                             verbose=0)
+    assert plain.metrics["training"]["class_weight"] is None
+    assert result.history["loss"] != plain.history["loss"]  # same seed: the weights count

@@ -120,6 +120,14 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
                    f"{test_metrics['macro_f1']:.4f}"
                    + (f"  ROC-AUC {test_metrics['roc_auc']:.4f}"
                       if test_metrics.get("roc_auc") is not None else ""))
+    calibration = metrics.get("calibration")
+    if calibration:
+        split = "test" if "test" in calibration else "validation"
+        change = calibration[split]
+        click.echo(f"temperature {calibration['temperature']:.3f}  {split} ECE "
+                   f"{change['ece_before']:.4f} -> {change['ece_after']:.4f}  log loss "
+                   f"{change['log_loss_before']:.4f} -> {change['log_loss_after']:.4f}"
+                   + (f"  ({calibration['skipped']})" if "skipped" in calibration else ""))
     click.echo(f"model saved to {output}")
 
 
@@ -217,9 +225,14 @@ def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_labe
         report = evaluate_predictor(predictor, data, batch_size=batch_size)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
     if report_dir and not as_json:
-        click.echo(f"\nlog loss   {report['log_loss']:.4f}\n"
-                   f"ECE        {report['expected_calibration_error']:.4f}\n"
-                   f"report written to {report_dir}")
+        before = report.get("uncalibrated")
+        click.echo(f"\nlog loss   {report['log_loss']:.4f}"
+                   + (f" ({before['log_loss']:.4f} before temperature scaling)"
+                      if before else "")
+                   + f"\nECE        {report['expected_calibration_error']:.4f}"
+                   + (f" ({before['expected_calibration_error']:.4f} before temperature "
+                      "scaling)" if before else "")
+                   + f"\nreport written to {report_dir}")
 
 
 main.add_command(score)

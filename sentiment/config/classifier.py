@@ -89,6 +89,10 @@ class ClassifierConfig(ConfigBase):
             ``mixed_float16`` or ``mixed_bfloat16``; filled in by training from
             ``TrainingConfig.mixed_precision``); the output layer always computes in float32.
             Files written before it had this name hold it under ``mixed_precision``.
+        temperature: the temperature the predicted probabilities are scaled by,
+            ``softmax(log(p) / temperature)`` (:mod:`sentiment.calibration`, Guo et al. 2017);
+            fitted on the validation split by training, 1.0 (no scaling) without
+            ``TrainingConfig.calibration`` and in files written before it.
 
     Raises:
         ConfigError: on construction, when a value is out of range.
@@ -129,6 +133,7 @@ class ClassifierConfig(ConfigBase):
     labels: tuple[str, ...] = ()
     label_values: tuple[str, ...] = ()
     dtype_policy: str = setting("float32", choices=DTYPE_POLICIES, cli=False)
+    temperature: float = setting(1.0, min=0.0, min_open=True, cli=False)
 
     def __post_init__(self):
         if self.pooling is None:
@@ -185,6 +190,13 @@ class TrainingConfig(ConfigBase):
             ``bucket_by_sequence_length``); otherwise each batch is padded to its longest text.
         mixed_precision: train under ``mixed_float16`` on GPU or ``mixed_bfloat16`` on CPU (the
             policy used is saved as ``ClassifierConfig.dtype_policy``).
+        class_weight: ``none``, ``balanced`` (each class's loss weighted by
+            ``n_examples / (n_classes * count)``, scikit-learn's definition) or the path of a
+            JSON object of class (name or raw value) -> weight
+            (:func:`sentiment.labels.class_weights`); for imbalanced training data.
+        calibration: after training, fit a temperature on the validation split by minimizing
+            its log loss (temperature scaling, Guo et al., ICML 2017), saved as
+            ``ClassifierConfig.temperature`` and applied wherever the model predicts.
         seed: seed for shuffling, the validation split and weight initialisation.
     """
 
@@ -214,6 +226,13 @@ class TrainingConfig(ConfigBase):
     bucketing: bool = setting(True, help="Batch texts of similar length together.")
     mixed_precision: bool = setting(False, negative=False,
                                     help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")
+    class_weight: str = setting(
+        "none", metavar="balanced|none|FILE",
+        help="Loss weight per class: balanced (inverse class frequency, as scikit-learn), "
+        "none, or a JSON file of class -> weight.")
+    calibration: bool = setting(
+        True, help="Fit a temperature on the validation split after training (temperature "
+        "scaling), so the probabilities match how often they are right.")
     seed: int = setting(1337, help=SEED_HELP)
 
     def __post_init__(self):

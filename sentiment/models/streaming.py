@@ -86,13 +86,16 @@ class RecurrentStepper:
             an ensemble's, whose probabilities are averaged), each forward-only with max,
             mean or last pooling.
         chunk_steps: time steps per :meth:`advance`, >= 1.
+        temperature: the probabilities are ``softmax(log(p) / temperature)``
+            (:mod:`sentiment.calibration`; the model's ``ClassifierConfig.temperature``).
 
     Raises:
         TypeError: for a member with a backward direction or attention pooling.
         ValueError: when ``chunk_steps < 1``.
     """
 
-    def __init__(self, members: list, chunk_steps: int = DEFAULT_CHUNK_STEPS):
+    def __init__(self, members: list, chunk_steps: int = DEFAULT_CHUNK_STEPS,
+                 temperature: float = 1.0):
         if not isinstance(chunk_steps, int) or chunk_steps < 1:
             raise ValueError(f"chunk_steps must be an integer >= 1; received {chunk_steps!r}")
         for member in members:
@@ -104,6 +107,7 @@ class RecurrentStepper:
                 raise TypeError("attention pooling needs the whole text")
         self.members = members
         self.chunk_steps = chunk_steps
+        self.temperature = float(temperature)
         self.classes = int(members[0].logits.units)
         # per member: the directions (one per layer) and their state counts
         self._layers = [[layer[0] for layer in member.layers] for member in members]
@@ -213,11 +217,14 @@ class RecurrentStepper:
             probabilities.append(member.probabilities(member.logits(top)))
         mean = probabilities[0] if len(probabilities) == 1 else \
             tf.add_n(probabilities) / len(probabilities)
+        if self.temperature != 1.0:  # temperature scaling, as sentiment.calibration
+            mean = tf.nn.softmax(tf.math.log(tf.maximum(mean, 1e-12)) / self.temperature,
+                                 axis=-1)
         return mean, states, pooled
 
 
-def recurrent_stepper(model: keras.Model,
-                      chunk_steps: int = DEFAULT_CHUNK_STEPS) -> RecurrentStepper | None:
+def recurrent_stepper(model: keras.Model, chunk_steps: int = DEFAULT_CHUNK_STEPS,
+                      temperature: float = 1.0) -> RecurrentStepper | None:
     """A :class:`RecurrentStepper` for ``model`` (a classifier or an ensemble of them), or
     ``None`` when one of its recurrent layers is bidirectional, its pooling is attention,
     or :func:`sentiment.models.inference.inference_function` does not take it."""
@@ -225,6 +232,6 @@ def recurrent_stepper(model: keras.Model,
     if members is None:
         return None
     try:
-        return RecurrentStepper(members, chunk_steps)
+        return RecurrentStepper(members, chunk_steps, temperature)
     except TypeError:
         return None

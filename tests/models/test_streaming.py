@@ -88,3 +88,16 @@ def test_chunk_steps_is_checked():
     members = recurrent_members(build_classifier(config("gru", "max"), VOCABULARY_SIZE))
     with pytest.raises(ValueError, match="chunk_steps must be an integer >= 1; received 0"):
         RecurrentStepper(members, chunk_steps=0)
+
+
+def test_the_stepper_applies_a_temperature():
+    from sentiment.calibration import apply_temperature
+    from sentiment.models.classifier import build_classifier
+    from sentiment.models.streaming import recurrent_stepper
+
+    model = randomized(build_classifier(config("gru", "max"), VOCABULARY_SIZE))
+    rows = [np.array([3, 5, 7, 9, 11], np.int32), np.array([2], np.int32)]
+    got = stream(recurrent_stepper(model, chunk_steps=4, temperature=0.5), rows, [0, 0])
+    expected = apply_temperature(np.stack([model(row[None, :], training=False).numpy()[0]
+                                           for row in rows]), 0.5)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
