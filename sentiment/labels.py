@@ -94,7 +94,8 @@ def class_weights(spec: str, y: np.ndarray, config: ClassifierConfig) -> dict[in
     labels, values = config.labels, config.label_values or config.labels
     if spec == "balanced":
         counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=len(labels))
-        return {k: float(len(y) / (len(labels) * count)) for k, count in enumerate(counts)
+        present = int((counts > 0).sum())  # classes of the training examples, as scikit-learn
+        return {k: float(len(y) / (present * count)) for k, count in enumerate(counts)
                 if count}
     import json
     from pathlib import Path

@@ -124,11 +124,12 @@ class Predictor:
         return texts
 
     def predict_proba(self, texts: Sequence[str],
-                      batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+                      batch_size: int = INFERENCE_BATCH_SIZE, *,
+                      calibrated: bool = True) -> np.ndarray:
         """Class probabilities ``(len(texts), classes) float32``, rows in input order.
 
         The probabilities are the model's scaled by its :attr:`temperature` (temperature
-        scaling, :mod:`sentiment.calibration`). Texts are encoded in blocks of
+        scaling, :mod:`sentiment.calibration`); ``calibrated=False`` gives the model's own. Texts are encoded in blocks of
         ``ENCODE_CHUNK`` (the next block while the model runs on the current one) and batched
         by token length within each block (less padding); padding never changes a result. An empty or whitespace-only text is read as one OOV
         token.
@@ -142,7 +143,7 @@ class Predictor:
         texts = self._check_texts(texts)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         self._predict_blocks(texts, batch_size, out)
-        return apply_temperature(out, self.temperature)
+        return apply_temperature(out, self.temperature) if calibrated else out
 
     @property
     def temperature(self) -> float:
@@ -197,7 +198,8 @@ class Predictor:
 
         if not self.fast_inference:
             return None
-        return recurrent_stepper(self.model, chunk_steps or DEFAULT_CHUNK_STEPS,
+        return recurrent_stepper(self.model,
+                                 DEFAULT_CHUNK_STEPS if chunk_steps is None else chunk_steps,
                                  self.temperature)
 
     def _encode_block(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -108,7 +108,8 @@ def _calibration_bins(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
 
 
 def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
-                   labels: Sequence[str], temperature: float = 1.0) -> dict:
+                   labels: Sequence[str], temperature: float = 1.0,
+                   uncalibrated: np.ndarray | None = None) -> dict:
     """Everything in ``metrics.json``: :func:`sentiment.metrics.classification_report` plus
     ``log_loss`` (nats), ``expected_calibration_error`` (10 equal-width bins of the top-class
     confidence), ``calibration`` (the bins) and, for more than two classes, one-vs-rest
@@ -122,6 +123,9 @@ def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
             model predicts them).
         labels: class names.
         temperature: the model's temperature (``ClassifierConfig.temperature``).
+        uncalibrated: the model's probabilities before scaling, ``(n, len(labels))``;
+            default: ``probabilities`` scaled back by ``1 / temperature`` (which loses
+            probabilities below about ``1e-12 ** temperature``).
 
     Raises:
         DataError: when there are no rows or the shapes disagree.
@@ -139,7 +143,8 @@ def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
         y_true, probabilities, CALIBRATION_BINS)
     report["calibration"] = _calibration_bins(y_true, probabilities)
     if temperature != 1.0:
-        before = apply_temperature(probabilities, 1.0 / temperature)  # undo the scaling
+        before = (apply_temperature(probabilities, 1.0 / temperature)  # undo the scaling
+                  if uncalibrated is None else np.asarray(uncalibrated, dtype=np.float64))
         report["temperature"] = temperature
         report["uncalibrated"] = {
             "log_loss": log_loss(y_true, before),
@@ -270,7 +275,7 @@ def _write_errors(path: Path, texts: Sequence[str], raw_labels: Sequence[str] | 
 def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[int],
                  probabilities: np.ndarray, labels: Sequence[str],
                  raw_labels: Sequence[str] | None = None, source: str | None = None,
-                 temperature: float = 1.0) -> dict:
+                 temperature: float = 1.0, uncalibrated: np.ndarray | None = None) -> dict:
     """Write ``metrics.json``, the three PNGs and ``errors.csv`` into ``directory``.
 
     Args:
@@ -283,7 +288,8 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
             default the class names.
         source: where the rows came from, recorded in ``metrics.json``.
         temperature: the model's temperature: other than 1, the metrics and the reliability
-            diagram also show the probabilities before temperature scaling.
+            diagram also show the probabilities before temperature scaling
+            (``uncalibrated``, as :func:`report_metrics` takes them).
 
     Returns:
         The metrics (as in ``metrics.json``).
@@ -298,7 +304,7 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
     check_report_paths(directory, source)
     y_true = np.asarray(y_true, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    metrics = report_metrics(y_true, probabilities, labels, temperature)
+    metrics = report_metrics(y_true, probabilities, labels, temperature, uncalibrated)
     if source is not None:
         metrics["source"] = source
     directory.mkdir(parents=True, exist_ok=True)
@@ -332,10 +338,16 @@ def evaluate_with_report(predictor, data, directory: str | Path,
     if len(data) == 0:
         raise DataError(f"{data.source}: no rows to evaluate")
     y_true = label_indices(data, predictor.config)
-    probabilities = predictor.predict_proba(data.texts, batch_size=batch_size)
+    temperature = float(getattr(predictor.config, "temperature", 1.0))
+    if temperature != 1.0:  # one pass: the model's own probabilities, then scaled
+        raw = predictor.predict_proba(data.texts, batch_size=batch_size, calibrated=False)
+        probabilities = apply_temperature(raw, temperature)
+    else:
+        raw = None
+        probabilities = predictor.predict_proba(data.texts, batch_size=batch_size)
     return write_report(directory, data.texts, y_true, probabilities, predictor.labels,
                         raw_labels=data.labels, source=data.source,
-                        temperature=getattr(predictor.config, "temperature", 1.0))
+                        temperature=temperature, uncalibrated=raw)
 
 
 # ----------------------------------------------------------------------------- forecasts

@@ -143,7 +143,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     keras.utils.set_random_seed(training.seed)
 
     with dtype_policy(training.mixed_precision) as policy:
-        config = config.replace(labels=names, label_values=values, dtype_policy=policy)
+        # a configuration read from an earlier model keeps no temperature: it is fitted anew
+        config = config.replace(labels=names, label_values=values, dtype_policy=policy,
+                                temperature=1.0)
         y_train = label_indices(train, config)
         y_validation = label_indices(validation, config)
         y_test = label_indices(test, config) if test is not None else None
@@ -210,8 +212,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             for fresh, trained in zip(classifier_members(model), members):
                 fresh.set_weights(trained.get_weights())
 
-    validation_probabilities = Predictor(model, encoder, config).predict_proba(
-        validation.texts)  # uncalibrated: config.temperature is 1.0 here
+    raw_predictor = Predictor(model, encoder, config)  # config.temperature is 1.0 here
+    validation_probabilities = raw_predictor.predict_proba(validation.texts)
     calibration = None
     if training.calibration:
         calibration = calibrate(y_validation, validation_probabilities)
@@ -238,12 +240,11 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                                             config.labels),
     }
     if test is not None:
-        test_probabilities = predictor.predict_proba(test.texts)
+        raw_test = raw_predictor.predict_proba(test.texts)
+        test_probabilities = apply_temperature(raw_test, config.temperature)
         metrics["test"] = classification_report(y_test, test_probabilities, config.labels)
         if calibration is not None:
-            calibration["test"] = calibration_change(
-                y_test, apply_temperature(test_probabilities, 1 / config.temperature),
-                config.temperature)
+            calibration["test"] = calibration_change(y_test, raw_test, config.temperature)
     if calibration is not None:
         metrics["calibration"] = calibration
     with atomic_directory(output_dir, CLASSIFIER_ARTIFACT) as tmp:

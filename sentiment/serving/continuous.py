@@ -144,7 +144,7 @@ class ContinuousBatcher:
         :class:`BatcherStopped`."""
         self._stopping = True
         deadline = time.monotonic() + timeout
-        while (self._queued or self._in_flight) and time.monotonic() < deadline:
+        while self._busy() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         with self._condition:
             self._closed = True
@@ -161,7 +161,25 @@ class ContinuousBatcher:
         self._set_queued(0)
         await loop.run_in_executor(None, lambda: self._worker.shutdown(wait=True))
 
+    def _busy(self) -> bool:
+        with self._condition:
+            return bool(self._queued or self._in_flight)
+
     # -- threads ---------------------------------------------------------------------------
+
+    def _fail_all(self, error: BaseException, in_flight=()) -> None:
+        """A thread died of ``error``: take no more requests and fail every one held."""
+        self._stopping = True
+        with self._condition:
+            held = [*self._pending, *(item[0] for item in self._ready), *in_flight]
+            self._pending.clear()
+            self._ready.clear()
+            self._set_queued(0)
+            self._in_flight = 0
+            self._closed = True
+            self._condition.notify_all()
+        for request in {id(request): request for request in held}.values():
+            self._reject(request, error)
 
     def _set_queued(self, value: int) -> None:
         self._queued = value
@@ -185,6 +203,14 @@ class ContinuousBatcher:
 
     def _encode_loop(self) -> None:
         """The encoder thread: requests from the queue -> ``(request, row, ids)`` ready."""
+        try:
+            self._encode_requests()
+        except Exception as error:  # noqa: BLE001  never leave requests waiting forever
+            logger.exception("the encoder thread of model %r failed", self.name)
+            self._fail_all(BatcherStopped(f"model {self.name!r} stopped after an internal "
+                                          f"error: {type(error).__name__}"))
+
+    def _encode_requests(self) -> None:
         while True:
             group, texts = [], 0
             with self._condition:
@@ -230,22 +256,37 @@ class ContinuousBatcher:
     def _step_loop(self) -> None:
         """The stepper thread: admit ready texts into lanes, advance a chunk, hand out the
         rows of the texts that finished."""
+        owners: list[tuple[_Request, int]] = []
+        try:
+            self._step(owners)
+        except Exception as error:  # noqa: BLE001  never leave requests waiting forever
+            logger.exception("the stepper thread of model %r failed", self.name)
+            self._fail_all(BatcherStopped(f"model {self.name!r} stopped after an internal "
+                                          f"error: {type(error).__name__}"),
+                           [request for request, _ in owners])
+
+    def _step(self, owners: list) -> None:
+        """The stepper loop; ``owners`` (the lanes' ``(request, row)``) is kept up to date
+        in place, so a failure can reach every request in flight."""
         stepper, chunk = self.stepper, self.stepper.chunk_steps
         lanes = stepper.new_lanes(0)
-        owners: list[tuple[_Request, int]] = []
         ids: list[np.ndarray] = []
         position = np.zeros(0, np.int64)
         while True:
             with self._condition:
                 while not self._ready and not owners and not self._closed:
                     self._condition.wait()
-                if self._closed:
+                if self._closed:  # stop() timed out: the texts in flight will not finish
+                    stopped = BatcherStopped("the server is shutting down")
+                    for request in {id(request): request for request, _ in owners}.values():
+                        self._reject(request, stopped)
+                    self._in_flight = 0
                     return
                 admitted = []
                 while self._ready and len(owners) + len(admitted) < self.max_lanes:
                     admitted.append(self._ready.popleft())
-                self._set_queued(self._queued - len(admitted))
                 self._in_flight = len(owners) + len(admitted)  # stop() waits for them
+                self._set_queued(self._queued - len(admitted))
             started = time.perf_counter()
             admitted = [item for item in admitted if item[0].remaining > 0
                         and not item[0].future.done()]
@@ -258,7 +299,7 @@ class ContinuousBatcher:
                              for request, _ in owners], dtype=bool)
             if not live.all():  # failed or cancelled requests leave now
                 lanes, position = lanes.keep(live), position[live]
-                owners = [owner for owner, keep in zip(owners, live) if keep]
+                owners[:] = [owner for owner, keep in zip(owners, live) if keep]
                 ids = [row for row, keep in zip(ids, live) if keep]
             self._in_flight = len(owners)
             if not owners:
@@ -282,7 +323,8 @@ class ContinuousBatcher:
                 logger.exception("a chunk of model %r failed", self.name)
                 for request in {id(request): request for request, _ in owners}.values():
                     self._reject(request, error)
-                lanes, owners, ids = stepper.new_lanes(0), [], []
+                lanes, ids = stepper.new_lanes(0), []
+                owners.clear()
                 position = np.zeros(0, np.int64)
                 self._in_flight = 0
                 continue
@@ -303,6 +345,6 @@ class ContinuousBatcher:
             if finished.any():
                 keep = ~finished
                 lanes, position = lanes.keep(keep), position[keep]
-                owners = [owner for owner, kept in zip(owners, keep) if kept]
+                owners[:] = [owner for owner, kept in zip(owners, keep) if kept]
                 ids = [row for row, kept in zip(ids, keep) if kept]
             self._in_flight = len(owners)

@@ -134,3 +134,56 @@ def test_stop_finishes_the_texts_in_flight_then_refuses(predictor, stepper):
 
 def test_a_bidirectional_model_has_no_stepper(tiny_predictor):
     assert tiny_predictor.stepper() is None
+
+
+class SlowStepper:
+    """The real stepper, 0.2 s per call, so a stop can time out with texts in flight."""
+
+    def __init__(self, stepper):
+        self.stepper, self.chunk_steps = stepper, stepper.chunk_steps
+
+    def new_lanes(self, count):
+        return self.stepper.new_lanes(count)
+
+    def advance(self, *args):
+        import time
+
+        time.sleep(0.2)
+        return self.stepper.advance(*args)
+
+
+def test_a_stop_that_times_out_fails_the_texts_in_flight(predictor):
+    predictor.encode_ids([LONG])  # the text pipeline's graph is traced on its first call
+    stepper = predictor.stepper(chunk_steps=2)  # 64 tokens: at least 4 calls of 16 steps
+
+    async def main():
+        batcher = ContinuousBatcher(predictor.encode_ids, SlowStepper(stepper), 2)
+        batcher.start()
+        pending = asyncio.ensure_future(batcher.submit([LONG]))
+        for _ in range(1000):  # until the text is in flight (10 s at most)
+            if batcher.in_flight:
+                break
+            await asyncio.sleep(0.01)
+        assert batcher.in_flight == 1
+        await asyncio.wait_for(batcher.stop(timeout=0.05), 20)
+        with pytest.raises(BatcherStopped):
+            await asyncio.wait_for(pending, 5)
+
+    asyncio.run(main())
+
+
+def test_uncalibrated_probabilities_and_a_checked_chunk_size(predictor):
+    from sentiment.calibration import apply_temperature
+    from sentiment.predictor import Predictor
+
+    plain = Predictor(predictor.model, predictor.encoder,
+                      predictor.config.replace(temperature=1.0))
+    warm = Predictor(predictor.model, predictor.encoder,
+                     predictor.config.replace(temperature=2.0))
+    texts = ["fine", LONG]
+    np.testing.assert_allclose(warm.predict_proba(texts, calibrated=False),
+                               plain.predict_proba(texts), atol=1e-7)
+    np.testing.assert_allclose(warm.predict_proba(texts),
+                               apply_temperature(plain.predict_proba(texts), 2.0), atol=1e-6)
+    with pytest.raises(ValueError, match="chunk_steps must be an integer >= 1; received 0"):
+        predictor.stepper(chunk_steps=0)
