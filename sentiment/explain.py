@@ -171,8 +171,10 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
         steps: integration steps of integrated gradients.
 
     Returns:
-        ``{"label", "score", "scores"}`` as :meth:`Predictor.predict`, plus ``"target"`` (the
-        explained class), ``"method"``, ``"tokens"`` (n strings) and ``"attributions"`` (n
+        ``{"label", "score", "scores"}`` as :meth:`Predictor.predict` (``{"labels",
+        "scores"}`` for a multi-label model), plus ``"target"`` (the explained class; default
+        the label chosen before any abstention, or a multi-label model's most probable
+        label), ``"method"``, ``"tokens"`` (n strings) and ``"attributions"`` (n
         floats, one per token, in token order). Integrated gradients add
         ``"model_score"`` and ``"baseline_score"``, the model's target probability for the
         text and for all-zero embeddings: the attributions sum to about their difference.
@@ -204,7 +206,13 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
             f"attention weights do not depend on the class, so target {target!r} needs method "
             "integrated_gradients (--method integrated_gradients)")
     result = predictor.predict(text)
-    label = result["label"] if target is None else target
+    if target is None:  # the label chosen (before any abstention); multi-label: the top one
+        scores = [result["scores"][name] for name in predictor.labels]
+        chosen = (predictor.decision.choose(np.asarray([scores]))[0]
+                  if not predictor.multi_label else int(np.argmax(scores)))
+        label = predictor.labels[int(chosen)]
+    else:
+        label = target
     if label not in predictor.labels:
         raise ConfigError(f"target must be one of {', '.join(predictor.labels)}; "
                           f"received {target!r}")
@@ -226,8 +234,10 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
 
 def format_explanation(explanation: dict[str, Any]) -> str:
     """Human-readable lines: the prediction, then one ``token<TAB>+0.1234`` line per token."""
-    lines = [f"{explanation['label']}\t{explanation['score']:.4f}\t"
-             f"({explanation['method'].replace('_', ' ')} for {explanation['target']})"]
+    given = (f"{explanation['label']}\t{explanation['score']:.4f}" if "label" in explanation
+             else ", ".join(explanation["labels"]) or "(no label)")
+    lines = [f"{given}\t({explanation['method'].replace('_', ' ')} for "
+             f"{explanation['target']} {explanation['scores'][explanation['target']]:.4f})"]
     for token, score in zip(explanation["tokens"], explanation["attributions"]):
         lines.append(f"  {token}\t{score:+.4f}")
     return "\n".join(lines)

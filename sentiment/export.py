@@ -4,7 +4,11 @@
       -> normalize, tokenize, vocabulary lookup (word table or WordPiece), truncate,
          at least one token, right-pad to the longest text      (batch, time) int32
       -> the Keras classifier                                    (batch, classes) float32
+      -> temperature scaling (the saved temperature)
       -> {"probabilities": (batch, classes) float32, "label": (batch,) tf.string}
+         (the argmax, or the saved two-class threshold's label), or for a multi-label model
+         {"probabilities": (batch, labels) float32, "predicted": (batch, labels) bool,
+          "thresholds": (batch, labels) float32, the saved thresholds on every row}
 
 Everything runs inside the graph with the same TensorFlow / tensorflow-text code as
 :class:`sentiment.Predictor`, so the probabilities match it (padding never changes them). The
@@ -37,12 +41,21 @@ def serving_function(predictor):
     """A ``tf.function`` over ``(None,) tf.string`` texts returning ``{"probabilities":
     (batch, classes) float32, "label": (batch,) tf.string}`` for ``predictor``'s model, the
     probabilities scaled by its temperature (``ClassifierConfig.temperature``) as
-    :meth:`Predictor.predict_proba` scales them."""
+    :meth:`Predictor.predict_proba` scales them and the label chosen by its saved decision
+    threshold (the argmax without one); for a multi-label model ``{"probabilities",
+    "predicted": (batch, labels) bool, "thresholds": (batch, labels) float32}`` (the saved
+    thresholds repeated on every row), ``predicted`` being ``probabilities >= thresholds``
+    (plus the top label of a row with none when the model's ``if_no_label`` is ``top``). Prediction-time options (``--threshold``,
+    ``--abstain-below``) are not part of the export."""
     import tensorflow as tf
+
+    from .decisions import DecisionRule
 
     encoder, model = predictor.encoder, predictor.model
     labels = tf.constant(list(predictor.labels), dtype=tf.string)
     temperature = float(getattr(predictor.config, "temperature", 1.0))
+    rule = DecisionRule.for_config(predictor.config)  # the saved rule only
+    multi_label = rule.multi_label
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
@@ -52,11 +65,31 @@ def serving_function(predictor):
             tf.shape(ids)[0] > 0,
             lambda: tf.cast(model(ids, training=False), tf.float32),
             lambda: tf.zeros([0, len(predictor.labels)], tf.float32))
-        if temperature != 1.0:  # temperature scaling, as sentiment.calibration applies it
+        if temperature != 1.0 and multi_label:  # as sentiment.calibration applies it
+            # in float64, as numpy does: 1 - 1e-12 is 1.0 in float32
+            p = tf.clip_by_value(tf.cast(probabilities, tf.float64), 1e-12, 1 - 1e-12)
+            probabilities = tf.cast(
+                tf.sigmoid((tf.math.log(p) - tf.math.log1p(-p)) / temperature), tf.float32)
+        elif temperature != 1.0:
             probabilities = tf.nn.softmax(
                 tf.math.log(tf.maximum(probabilities, 1e-12)) / temperature, axis=-1)
-        return {"probabilities": probabilities,
-                "label": tf.gather(labels, tf.argmax(probabilities, axis=1))}
+        if multi_label:
+            thresholds = tf.constant(rule.label_thresholds(), tf.float32)
+            predicted = probabilities >= thresholds
+            if rule.if_no_label == "top":
+                top = tf.one_hot(tf.argmax(probabilities, axis=1), len(predictor.labels),
+                                 on_value=True, off_value=False)
+                none = ~tf.reduce_any(predicted, axis=1, keepdims=True)
+                predicted = predicted | (top & none)
+            # (batch, labels) like the other outputs: TensorFlow Serving's row format (and its
+            # batching) needs every output to share the batch dimension
+            return {"probabilities": probabilities, "predicted": predicted,
+                    "thresholds": tf.tile(thresholds[None], [tf.shape(probabilities)[0], 1])}
+        if rule.threshold is not None:
+            chosen = tf.cast(probabilities[:, 1] >= rule.threshold, tf.int64)
+        else:
+            chosen = tf.argmax(probabilities, axis=1)
+        return {"probabilities": probabilities, "label": tf.gather(labels, chosen)}
 
     return serve
 
@@ -105,8 +138,11 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
         write_json(tmp / EXPORT_INFO_FILE, {
             FILES_KEY: fingerprint_files(tmp, written),
             "endpoint": ENDPOINT, "input": "texts: (batch,) tf.string, raw UTF-8 texts",
-            "outputs": {"probabilities": "(batch, classes) float32",
-                        "label": "(batch,) tf.string"},
+            "outputs": ({"probabilities": "(batch, labels) float32",
+                         "predicted": "(batch, labels) bool",
+                         "thresholds": "(batch, labels) float32"} if predictor.multi_label else
+                        {"probabilities": "(batch, classes) float32",
+                         "label": "(batch,) tf.string"}),
             "labels": list(predictor.labels), "classifier": predictor.config.to_dict(),
             "requires": "import tensorflow_text (custom ops) before tf.saved_model.load"})
     return output_dir

@@ -73,13 +73,15 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
 
 
 def classification_report(y_true: Sequence[int], probabilities: np.ndarray,
-                          labels: Sequence[str]) -> dict:
+                          labels: Sequence[str], y_pred: Sequence[int] | None = None) -> dict:
     """Accuracy, per-class and macro precision/recall/F1, ROC-AUC and the confusion matrix.
 
     Args:
         y_true: ``(n,)`` int class indices into ``labels``.
         probabilities: ``(n, num_classes)`` float class probabilities.
         labels: class names, in column order of ``probabilities``.
+        y_pred: ``(n,)`` int predicted class indices (a decision threshold's); default the
+            argmax of ``probabilities``. ROC-AUC does not depend on it.
 
     Returns:
         A JSON-serialisable dict. ``roc_auc`` is given for two classes (score of the second
@@ -88,7 +90,8 @@ def classification_report(y_true: Sequence[int], probabilities: np.ndarray,
     y_true = np.asarray(y_true, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     num_classes = len(labels)
-    y_pred = probabilities.argmax(axis=1)
+    y_pred = (probabilities.argmax(axis=1) if y_pred is None
+              else np.asarray(y_pred, dtype=np.int64))
     matrix = confusion_matrix(y_true, y_pred, num_classes)
     precision, recall, f1 = precision_recall_f1(matrix)
     report = {
@@ -128,6 +131,102 @@ def log_loss(y_true: Sequence[int], probabilities: np.ndarray, eps: float = 1e-7
         raise ValueError("log_loss needs at least one row")
     true_probabilities = probabilities[np.arange(y_true.size), y_true]
     return float(-np.log(np.clip(true_probabilities, eps, 1.0)).mean())
+
+
+def selective_report(y_true: Sequence[int], y_pred: Sequence[int],
+                     num_classes: int) -> dict:
+    """Coverage and the metrics on the rows a classifier did not abstain on (selective
+    classification, El-Yaniv & Wiener 2010: the accuracy on the covered rows against the
+    share covered).
+
+    Args:
+        y_true: ``(n,)`` int class indices.
+        y_pred: ``(n,)`` int predicted class indices, -1 where the classifier abstained.
+        num_classes: the number of classes.
+
+    Returns:
+        ``{"coverage": covered / n, "rows_covered", "rows_abstained", "accuracy_covered",
+        "macro_f1_covered"}`` (the last two ``None`` when no row is covered).
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    covered = y_pred >= 0
+    n_covered = int(covered.sum())
+    report: dict[str, Any] = {
+        "coverage": float(covered.mean()) if y_true.size else 0.0,
+        "rows_covered": n_covered, "rows_abstained": int(y_true.size - n_covered),
+        "accuracy_covered": None, "macro_f1_covered": None}
+    if n_covered:
+        matrix = confusion_matrix(y_true[covered], y_pred[covered], num_classes)
+        report["accuracy_covered"] = float((y_true[covered] == y_pred[covered]).mean())
+        report["macro_f1_covered"] = float(precision_recall_f1(matrix)[2].mean())
+    return report
+
+
+def binary_log_loss(y_true: np.ndarray, probabilities: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean binary cross-entropy over every (row, label) cell of multi-label predictions, in
+    nats: ``-mean(y log p + (1 - y) log(1 - p))``, ``p`` clipped to ``[eps, 1 - eps]``.
+
+    Args:
+        y_true: ``(n, labels)`` multi-hot {0, 1}.
+        probabilities: ``(n, labels)`` float, one probability per label.
+
+    Raises:
+        ValueError: when there are no rows or the shapes differ.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), eps, 1 - eps)
+    if y_true.size == 0 or y_true.shape != p.shape:
+        raise ValueError(f"binary_log_loss needs equal, non-empty shapes; received "
+                         f"{y_true.shape} and {p.shape}")
+    return float(-(y_true * np.log(p) + (1 - y_true) * np.log1p(-p)).mean())
+
+
+def multilabel_calibration_bins(y_true: np.ndarray, probabilities: np.ndarray,
+                                bins: int = 10) -> dict:
+    """Reliability-diagram statistics of multi-label predictions: every (row, label) cell's
+    probability ``p`` falls in bin ``min(floor(p * bins), bins - 1)``.
+
+    Returns:
+        As :func:`calibration_bins`: ``{"edges", "count", "confidence": mean p per bin,
+        "accuracy": share of the bin's cells whose label is present}`` (NaN for empty bins).
+
+    Raises:
+        ValueError: when the shapes differ.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    p = np.asarray(probabilities, dtype=np.float64).ravel()
+    if y_true.shape != p.shape:
+        raise ValueError(f"labels of shape {np.shape(y_true)} and probabilities of shape "
+                         f"{np.shape(probabilities)} differ")
+    index = np.minimum((p * bins).astype(np.int64), bins - 1)
+    count = np.bincount(index, minlength=bins).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.where(count > 0, np.bincount(index, weights=p, minlength=bins) / count,
+                              np.nan)
+        present = np.where(count > 0, np.bincount(index, weights=y_true, minlength=bins)
+                           / count, np.nan)
+    return {"edges": np.linspace(0.0, 1.0, bins + 1), "count": count,
+            "confidence": confidence, "accuracy": present}
+
+
+def multilabel_calibration_error(y_true: np.ndarray, probabilities: np.ndarray,
+                                 bins: int = 10) -> float:
+    """Label-wise expected calibration error of multi-label predictions: over the bins of
+    :func:`multilabel_calibration_bins`, ``sum_b (n_b / N) * |freq_b - mean_p_b|`` with
+    ``freq_b`` the share of cells of bin ``b`` whose label is present (the classwise ECE of
+    Kull et al., NeurIPS 2019, pooled over labels).
+
+    Raises:
+        ValueError: when there are no cells or the shapes differ.
+    """
+    stats = multilabel_calibration_bins(y_true, probabilities, bins)
+    count = stats["count"]
+    if count.sum() == 0:
+        raise ValueError("multilabel_calibration_error needs at least one cell")
+    filled = count > 0
+    gaps = np.abs(stats["accuracy"][filled] - stats["confidence"][filled])
+    return float((count[filled] * gaps).sum() / count.sum())
 
 
 def calibration_bins(y_true: Sequence[int], probabilities: np.ndarray, bins: int = 10) -> dict:
@@ -202,6 +301,97 @@ def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
             np.full(last_of_run.size + 1, np.nan)
     thresholds = np.r_[np.inf, sorted_scores[last_of_run]]
     return fpr, tpr, thresholds
+
+
+def multilabel_report(y_true: np.ndarray, y_pred: np.ndarray, probabilities: np.ndarray,
+                      labels: Sequence[str], thresholds: np.ndarray | None = None) -> dict:
+    """Micro and macro precision/recall/F1, Hamming loss, subset accuracy and ROC-AUC of
+    multi-label decisions (each row may have any number of labels).
+
+    Args:
+        y_true: ``(n, L)`` {0, 1} int or bool, the true label sets.
+        y_pred: ``(n, L)`` bool or {0, 1}, the decisions (e.g. from
+            :func:`sentiment.thresholds.apply_thresholds`).
+        probabilities: ``(n, L)`` float, the scores the decisions came from (for ROC-AUC).
+        labels: the ``L`` label names, in column order.
+        thresholds: optional ``(L,)`` float, recorded per label when given.
+
+    Returns:
+        A JSON-serialisable dict. With per-label counts ``TP_j, FP_j, FN_j``:
+        ``micro_*`` pool the counts over labels (``micro_precision = sum TP / sum(TP + FP)``,
+        ``micro_f1 = 2 sum TP / sum(2 TP + FP + FN)``); ``macro_*`` are unweighted means of
+        the per-label values, 0 where undefined (scikit-learn's ``zero_division=0``, as
+        :func:`precision_recall_f1`); ``hamming_loss`` the share of wrong (row, label) cells;
+        ``subset_accuracy`` the share of rows whose predicted set equals the true set;
+        ``macro_roc_auc`` the mean of :func:`roc_auc` over labels where both classes occur
+        (``None`` when no label has both); ``per_label`` ``{name: {"precision", "recall",
+        "f1", "support" (true rows), "roc_auc" (None: one class), "threshold" (when
+        given)}}``; ``rows_without_label`` the rows with no predicted label;
+        ``label_cardinality`` ``{"true", "predicted"}`` the mean labels per row. There is no
+        ``accuracy`` key: in multi-label it is ambiguous (use ``subset_accuracy``).
+
+    Raises:
+        ValueError: when the arrays are not all ``(n, len(labels))`` (the message names the
+            shapes), ``thresholds`` is not ``(L,)``, label names repeat, or there is no row
+            or no label.
+    """
+    y_true = np.asarray(y_true).astype(bool)
+    y_pred = np.asarray(y_pred).astype(bool)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    expected = (y_true.shape[0] if y_true.ndim == 2 else -1, len(labels))
+    shapes = (y_true.shape, y_pred.shape, probabilities.shape)
+    if any(shape != expected for shape in shapes):
+        raise ValueError(f"y_true, y_pred and probabilities must all be (n, {len(labels)}) "
+                         f"for {len(labels)} labels; got shapes {shapes[0]}, {shapes[1]} and "
+                         f"{shapes[2]}")
+    if 0 in expected:
+        raise ValueError(f"multilabel_report needs at least one row and one label; got shape "
+                         f"{y_true.shape}")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"label names must be distinct; got {list(labels)}")
+    if thresholds is not None:
+        thresholds = np.asarray(thresholds, dtype=np.float64)
+        if thresholds.shape != (len(labels),):
+            raise ValueError(f"thresholds must be ({len(labels)},); got shape "
+                             f"{thresholds.shape}")
+
+    true_positive = (y_true & y_pred).sum(axis=0).astype(np.float64)
+    predicted = y_pred.sum(axis=0).astype(np.float64)
+    actual = y_true.sum(axis=0).astype(np.float64)
+
+    def ratio(numerator, denominator):
+        return np.divide(numerator, denominator, out=np.zeros_like(numerator, dtype=np.float64),
+                         where=denominator > 0)
+
+    precision, recall = ratio(true_positive, predicted), ratio(true_positive, actual)
+    f1 = ratio(2 * true_positive, predicted + actual)  # = 2PR / (P + R)
+    tp, pp, ap = true_positive.sum(), predicted.sum(), actual.sum()
+    aucs = [roc_auc(y_true[:, j], probabilities[:, j]) for j in range(len(labels))]
+    defined = [auc for auc in aucs if auc is not None]
+    per_label = {}
+    for j, label in enumerate(labels):
+        per_label[label] = {"precision": float(precision[j]), "recall": float(recall[j]),
+                            "f1": float(f1[j]), "support": int(actual[j]), "roc_auc": aucs[j]}
+        if thresholds is not None:
+            per_label[label]["threshold"] = float(thresholds[j])
+    return {
+        "examples": int(y_true.shape[0]),
+        "micro_precision": float(ratio(tp, pp)),
+        "micro_recall": float(ratio(tp, ap)),
+        "micro_f1": float(ratio(2 * tp, pp + ap)),
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "hamming_loss": float((y_true != y_pred).mean()),
+        "subset_accuracy": float((y_true == y_pred).all(axis=1).mean()),
+        "macro_roc_auc": float(np.mean(defined)) if defined else None,
+        "per_label": per_label,
+        "labels": list(labels),
+        "multi_label": True,
+        "rows_without_label": int((~y_pred.any(axis=1)).sum()),
+        "label_cardinality": {"true": float(y_true.sum(axis=1).mean()),
+                              "predicted": float(y_pred.sum(axis=1).mean())},
+    }
 
 
 # ----------------------------------------------------------------------------- forecasting

@@ -20,7 +20,7 @@ def data_dir() -> Path | None:
     """The local data directory from ``$SENTIMENT_DATA_DIR``, or ``None`` when unset.
 
     Layout expected below it: ``imdb/{train,test}.parquet``, ``sst2/{train,dev}.tsv``,
-    ``ett/ETTh1.csv``. A named data set missing there is fetched from the Hugging Face hub.
+    ``goemotions/{train,dev,test}.tsv`` with ``goemotions/labels.txt``, ``ett/ETTh1.csv``. A named data set missing there is fetched from the Hugging Face hub.
     """
     value = os.environ.get(DATA_DIR_ENV)
     return Path(value).expanduser() if value else None

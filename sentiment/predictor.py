@@ -22,6 +22,7 @@ import tensorflow as tf
 from .calibration import apply_temperature
 from .config import (CONFIG_FILE, INFERENCE_BATCH_SIZE, VOCAB_FILE, ClassifierConfig,
                      default_inference_threads)
+from .decisions import ABSTAIN_LABEL, DecisionRule
 from .errors import ConfigError, DataError
 from .text.batching import length_sorted_batches, pad_rows, to_ragged_arrays
 from .text.encoder import TextEncoder, valid_utf8
@@ -47,12 +48,24 @@ class Predictor:
             needs a new ``Predictor``.
         threads: batches run at once (default :func:`default_inference_threads`); each
             batch's rows land in their own places whatever the order they finish in.
+        threshold: the decision threshold in place of the saved one (two-class models: on
+            the probability of ``labels[1]``; multi-label models: for every label); see
+            :class:`sentiment.decisions.DecisionRule`.
+        abstain_below: give ``abstain_label`` instead of a label whose probability is below
+            this (single-label models).
+        abstain_label: the label given when abstaining (default ``"uncertain"``).
 
     Use :meth:`load` to read a model directory written by ``sentiment train``.
+
+    Raises:
+        ConfigError: for ``threads < 1``, or a ``threshold`` / ``abstain_below`` the model
+            cannot take (:class:`~sentiment.decisions.DecisionRule`).
     """
 
     def __init__(self, model, encoder: TextEncoder, config: ClassifierConfig, *,
-                 fast_inference: bool = True, threads: int | None = None):
+                 fast_inference: bool = True, threads: int | None = None,
+                 threshold: float | None = None, abstain_below: float | None = None,
+                 abstain_label: str = ABSTAIN_LABEL):
         from .models.inference import inference_function
 
         threads = default_inference_threads() if threads is None else threads
@@ -64,6 +77,10 @@ class Predictor:
         self.model = model
         self.encoder = encoder
         self.config = config
+        #: how probabilities become labels (the saved thresholds, or those given here)
+        self.decision = DecisionRule.for_config(config, threshold=threshold,
+                                                abstain_below=abstain_below,
+                                                abstain_label=abstain_label)
         forward = inference_function(model) if fast_inference else None
         self.fast_inference = forward is not None
         self._forward = tf.function(
@@ -81,11 +98,17 @@ class Predictor:
         """Class names, in the column order of :meth:`predict_proba`."""
         return self.config.labels
 
+    @property
+    def multi_label(self) -> bool:
+        """Whether each label has its own probability and a text may get several."""
+        return bool(getattr(self.config, "multi_label", False))
+
     @classmethod
     def load(cls, model_dir: str | Path, *, fast_inference: bool = True,
-             threads: int | None = None) -> "Predictor":
+             threads: int | None = None, **decision: Any) -> "Predictor":
         """Load a model directory (``model.keras``, ``vocab.txt``, ``config.json``);
-        ``fast_inference`` and ``threads`` as in the constructor.
+        ``fast_inference``, ``threads`` and the ``decision`` keywords (``threshold``,
+        ``abstain_below``, ``abstain_label``) as in the constructor.
 
         The sizes and SHA-256 digests that ``config.json`` records for ``vocab.txt`` and
         ``model.keras`` are checked first, then that the model's embedding reads ids of the
@@ -106,7 +129,7 @@ class Predictor:
         check_classifier_fits(model, encoder.vocabulary.vocabulary_size(), config.labels,
                               loaded.path / VOCAB_FILE, loaded.path / CONFIG_FILE)
         return cls(model, encoder, config, fast_inference=fast_inference,
-                   threads=threads)
+                   threads=threads, **decision)
 
     @staticmethod
     def _check_texts(texts: Sequence[Any]) -> list[str]:
@@ -126,7 +149,8 @@ class Predictor:
     def predict_proba(self, texts: Sequence[str],
                       batch_size: int = INFERENCE_BATCH_SIZE, *,
                       calibrated: bool = True) -> np.ndarray:
-        """Class probabilities ``(len(texts), classes) float32``, rows in input order.
+        """Class probabilities ``(len(texts), classes) float32``, rows in input order
+        (rows sum to 1; for a multi-label model, one independent probability per label).
 
         The probabilities are the model's scaled by its :attr:`temperature` (temperature
         scaling, :mod:`sentiment.calibration`); ``calibrated=False`` gives the model's own. Texts are encoded in blocks of
@@ -143,7 +167,8 @@ class Predictor:
         texts = self._check_texts(texts)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         self._predict_blocks(texts, batch_size, out)
-        return apply_temperature(out, self.temperature) if calibrated else out
+        return (apply_temperature(out, self.temperature, multi_label=self.multi_label)
+                if calibrated else out)
 
     @property
     def temperature(self) -> float:
@@ -188,15 +213,15 @@ class Predictor:
     def stepper(self, chunk_steps: int | None = None):
         """A :class:`sentiment.models.streaming.RecurrentStepper` over this model's weights
         and :attr:`temperature` (continuous batching, for a server), or ``None`` when the model is not a
-        forward-only recurrent classifier with max, mean or last pooling, or runs without
-        ``fast_inference``.
+        forward-only recurrent single-label classifier with max, mean or last pooling, or
+        runs without ``fast_inference``.
 
         Raises:
             ValueError: when ``chunk_steps < 1``.
         """
         from .models.streaming import DEFAULT_CHUNK_STEPS, recurrent_stepper
 
-        if not self.fast_inference:
+        if not self.fast_inference or self.multi_label:
             return None
         return recurrent_stepper(self.model,
                                  DEFAULT_CHUNK_STEPS if chunk_steps is None else chunk_steps,
@@ -233,10 +258,16 @@ class Predictor:
             return self._pool
 
     def postprocess(self, probabilities: np.ndarray) -> dict[str, Any]:
-        """One row of probabilities ``(classes,)`` -> ``{"label", "score", "scores"}``."""
-        best = int(np.argmax(probabilities))
-        return {"label": self.labels[best], "score": float(probabilities[best]),
-                "scores": {name: float(p) for name, p in zip(self.labels, probabilities)}}
+        """One row of probabilities ``(classes,)`` -> ``{"label", "score", "scores"}``
+        (``score``: the probability of the label given; ``label`` is the abstain label where
+        :attr:`decision` abstains), or ``{"labels": [...], "scores": {...}}`` for a
+        multi-label model (:meth:`sentiment.decisions.DecisionRule.postprocess`)."""
+        return self.decision.postprocess(probabilities)
+
+    def decide(self, probabilities: np.ndarray) -> list:
+        """Per row of ``(n, classes)`` probabilities, the label name given (single-label)
+        or the list of label names (multi-label), by :attr:`decision`."""
+        return self.decision.decide(probabilities)
 
     def predict(self, texts: str | Sequence[str], batch_size: int = INFERENCE_BATCH_SIZE):
         """Classify one text or a list of texts.
@@ -247,7 +278,8 @@ class Predictor:
 
         Returns:
             For a ``str``: ``{"label": "positive", "score": 0.97, "scores": {"negative": 0.03,
-            "positive": 0.97}}``. For a sequence: a list of such dicts in input order.
+            "positive": 0.97}}`` (a multi-label model: ``{"labels": ["joy", "love"],
+            "scores": {...}}``). For a sequence: a list of such dicts in input order.
 
         Raises:
             DataError: when an item is not a ``str`` (naming its index).
@@ -265,8 +297,10 @@ class Predictor:
         :func:`sentiment.explain.explain` for ``method``, ``target``, ``steps`` and errors.
 
         Returns:
-            :meth:`predict`'s dict plus ``"target"``, ``"method"``, ``"tokens"`` (n strings)
-            and ``"attributions"`` (n floats, one per token).
+            :meth:`predict`'s dict (``labels`` for a multi-label model) plus ``"target"``
+            (default: the label chosen, or a multi-label model's most probable one),
+            ``"method"``, ``"tokens"`` (n strings) and ``"attributions"`` (n floats, one per
+            token).
         """
         from .explain import explain
 

@@ -31,10 +31,13 @@ from .calibration import ECE_BINS, apply_temperature
 from .config import INFERENCE_BATCH_SIZE
 from .errors import ConfigError, DataError
 from .metrics import (
+    binary_log_loss,
     calibration_bins,
     classification_report,
     expected_calibration_error,
     log_loss,
+    multilabel_calibration_bins,
+    multilabel_calibration_error,
     roc_auc,
     roc_curve,
 )
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
 CALIBRATION_BINS = ECE_BINS  # 10 equal-width bins
 REPORT_FILES = ("metrics.json", "confusion_matrix.png", "roc.png", "calibration.png",
                 "errors.csv")
+#: A multi-label model's report (:func:`write_multilabel_report`).
+MULTILABEL_REPORT_FILES = ("metrics.json", "per_label_f1.png", "calibration.png", "errors.csv")
 
 
 def require_matplotlib(feature: str = "--report"):
@@ -83,7 +88,7 @@ def check_report_paths(directory: str | Path, source: str | Path | None = None,
     check_writable(directory, shown)
     if model_dir is not None:
         check_not_inside(directory, model_dir)
-    for name in REPORT_FILES:
+    for name in dict.fromkeys(REPORT_FILES + MULTILABEL_REPORT_FILES):
         if (directory / name).is_dir():
             raise ConfigError(f"report {shown}: {directory / name} is a directory; the report "
                               f"writes a file {name} there")
@@ -98,8 +103,12 @@ def _json_number(value):
     return None if math.isnan(value) else value
 
 
-def _calibration_bins(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
-    bins = calibration_bins(y_true, probabilities, CALIBRATION_BINS)
+def _calibration_bins(y_true: np.ndarray, probabilities: np.ndarray,
+                      multi_label: bool = False) -> dict:
+    """The reliability bins of ``metrics.json``: of the top-class confidence, or of every
+    (row, label) cell of a multi-label model."""
+    bins = (multilabel_calibration_bins if multi_label else calibration_bins)(
+        y_true, probabilities, CALIBRATION_BINS)
     return {"bins": CALIBRATION_BINS,
             "edges": bins["edges"].tolist(),
             "count": bins["count"].tolist(),
@@ -109,7 +118,7 @@ def _calibration_bins(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
 
 def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
                    labels: Sequence[str], temperature: float = 1.0,
-                   uncalibrated: np.ndarray | None = None) -> dict:
+                   uncalibrated: np.ndarray | None = None, rule=None) -> dict:
     """Everything in ``metrics.json``: :func:`sentiment.metrics.classification_report` plus
     ``log_loss`` (nats), ``expected_calibration_error`` (10 equal-width bins of the top-class
     confidence), ``calibration`` (the bins) and, for more than two classes, one-vs-rest
@@ -126,6 +135,9 @@ def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
         uncalibrated: the model's probabilities before scaling, ``(n, len(labels))``;
             default: ``probabilities`` scaled back by ``1 / temperature`` (which loses
             probabilities below about ``1e-12 ** temperature``).
+        rule: the :class:`sentiment.decisions.DecisionRule` that chooses the labels (a
+            two-class threshold, abstention: :func:`sentiment.evaluation.decision_report`);
+            default the argmax.
 
     Raises:
         DataError: when there are no rows or the shapes disagree.
@@ -137,7 +149,12 @@ def report_metrics(y_true: Sequence[int], probabilities: np.ndarray,
     if probabilities.shape != (y_true.size, len(labels)):
         raise DataError(f"probabilities have shape {probabilities.shape}; expected "
                         f"({y_true.size}, {len(labels)})")
-    report = classification_report(y_true, probabilities, labels)
+    if rule is None:
+        report = classification_report(y_true, probabilities, labels)
+    else:
+        from .evaluation import decision_report
+
+        report = decision_report(rule, y_true, probabilities)
     report["log_loss"] = log_loss(y_true, probabilities)
     report["expected_calibration_error"] = expected_calibration_error(
         y_true, probabilities, CALIBRATION_BINS)
@@ -210,7 +227,7 @@ def _plot_roc(plt, y_true: np.ndarray, probabilities: np.ndarray, labels: Sequen
     plt.close(figure)
 
 
-def _plot_calibration(plt, metrics: dict, path: Path) -> None:
+def _plot_calibration(plt, metrics: dict, path: Path, multi_label: bool = False) -> None:
     calibration = metrics["calibration"]
     edges = np.asarray(calibration["edges"])
     width = edges[1] - edges[0]
@@ -221,8 +238,9 @@ def _plot_calibration(plt, metrics: dict, path: Path) -> None:
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True,
                                          gridspec_kw={"height_ratios": [3, 1]})
     filled = count > 0
+    observed = "share with the label" if multi_label else "accuracy"
     top.bar(centers[filled], accuracy[filled], width=width * 0.9, color="tab:blue",
-            edgecolor="black", label="accuracy")
+            edgecolor="black", label=observed)
     top.bar(centers[filled], confidence[filled] - accuracy[filled], bottom=accuracy[filled],
             width=width * 0.9, color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//",
             label="gap to confidence")
@@ -239,22 +257,24 @@ def _plot_calibration(plt, metrics: dict, path: Path) -> None:
         title = (f"Reliability diagram (ECE {metrics['expected_calibration_error']:.3f}; "
                  f"{before['expected_calibration_error']:.3f} before scaling)")
     top.set_ylim(0, 1)
-    top.set_ylabel("accuracy")
+    top.set_ylabel(observed)
     top.set_title(title)
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
     bottom.bar(centers, count, width=width * 0.9, color="grey", edgecolor="black")
     bottom.set_xlim(0, 1)
-    bottom.set_xlabel("confidence (probability of the predicted class)")
-    bottom.set_ylabel("rows")
+    bottom.set_xlabel("probability of each label" if multi_label
+                      else "confidence (probability of the predicted class)")
+    bottom.set_ylabel("(row, label) cells" if multi_label else "rows")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
 
 
 def _write_errors(path: Path, texts: Sequence[str], raw_labels: Sequence[str] | None,
-                  y_true: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]) -> int:
-    predicted = probabilities.argmax(axis=1)
+                  y_true: np.ndarray, probabilities: np.ndarray, labels: Sequence[str],
+                  rule=None) -> int:
+    predicted = probabilities.argmax(axis=1) if rule is None else rule.choose(probabilities)
     wrong = np.flatnonzero(predicted != y_true)
     true_probability = probabilities[np.arange(len(y_true)), y_true]
     # worst first: least probability on the true class; ties keep file order
@@ -275,7 +295,8 @@ def _write_errors(path: Path, texts: Sequence[str], raw_labels: Sequence[str] | 
 def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[int],
                  probabilities: np.ndarray, labels: Sequence[str],
                  raw_labels: Sequence[str] | None = None, source: str | None = None,
-                 temperature: float = 1.0, uncalibrated: np.ndarray | None = None) -> dict:
+                 temperature: float = 1.0, uncalibrated: np.ndarray | None = None,
+                 rule=None) -> dict:
     """Write ``metrics.json``, the three PNGs and ``errors.csv`` into ``directory``.
 
     Args:
@@ -290,6 +311,7 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
         temperature: the model's temperature: other than 1, the metrics and the reliability
             diagram also show the probabilities before temperature scaling
             (``uncalibrated``, as :func:`report_metrics` takes them).
+        rule: the decision rule choosing the labels (:func:`report_metrics`).
 
     Returns:
         The metrics (as in ``metrics.json``).
@@ -304,16 +326,118 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
     check_report_paths(directory, source)
     y_true = np.asarray(y_true, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    metrics = report_metrics(y_true, probabilities, labels, temperature, uncalibrated)
+    metrics = report_metrics(y_true, probabilities, labels, temperature, uncalibrated, rule)
     if source is not None:
         metrics["source"] = source
     directory.mkdir(parents=True, exist_ok=True)
     metrics["misclassified"] = _write_errors(directory / "errors.csv", texts, raw_labels, y_true,
-                                             probabilities, labels)
+                                             probabilities, labels, rule)
     _plot_confusion(plt, np.asarray(metrics["confusion_matrix"]), labels,
                     directory / "confusion_matrix.png")
     _plot_roc(plt, y_true, probabilities, labels, directory / "roc.png")
     _plot_calibration(plt, metrics, directory / "calibration.png")
+    with open(directory / "metrics.json", "w", encoding="utf-8") as handle:
+        json.dump(metrics, handle, indent=2)
+        handle.write("\n")
+    return metrics
+
+
+def _plot_label_f1(plt, metrics: dict, path: Path) -> None:
+    labels = metrics["labels"]
+    rows = metrics["per_label"]
+    order = sorted(labels, key=lambda name: rows[name]["f1"])
+    figure, axes = plt.subplots(figsize=(6.5, max(3.0, 0.28 * len(labels) + 1.2)))
+    axes.barh(range(len(order)), [rows[name]["f1"] for name in order], color="tab:blue")
+    axes.set_yticks(range(len(order)),
+                    labels=[f"{name} ({rows[name]['support']})" for name in order])
+    axes.axvline(metrics["macro_f1"], color="tab:red", ls="--",
+                 label=f"macro F1 {metrics['macro_f1']:.3f}")
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("F1 at the label's threshold (support in brackets)")
+    axes.set_title(f"Per-label F1 (micro F1 {metrics['micro_f1']:.3f})")
+    axes.legend(loc="lower right")
+    axes.grid(alpha=0.3, axis="x")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _write_multilabel_errors(path: Path, texts: Sequence[str], y_true: np.ndarray,
+                             predicted: np.ndarray, probabilities: np.ndarray,
+                             labels: Sequence[str]) -> int:
+    """The rows whose predicted label set is not the true one, most wrong cells first."""
+    wrong_cells = (predicted != (y_true > 0)).sum(axis=1)
+    wrong = np.flatnonzero(wrong_cells)
+    wrong = wrong[np.argsort(-wrong_cells[wrong], kind="stable")]
+
+    def names(row):
+        return ",".join(label for label, on in zip(labels, row) if on)
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "text", "labels", "predicted_labels", "missed", "extra",
+                         *(f"prob_{label}" for label in labels)])
+        for i in wrong.tolist():
+            truth, given = y_true[i] > 0, predicted[i]
+            writer.writerow([i + 1, texts[i], names(truth), names(given),
+                             names(truth & ~given), names(given & ~truth),
+                             *(f"{p:.6g}" for p in probabilities[i])])
+    return int(wrong.size)
+
+
+def write_multilabel_report(directory: str | Path, texts: Sequence[str], y_true: np.ndarray,
+                            probabilities: np.ndarray, rule, source: str | None = None, temperature: float = 1.0,
+                            uncalibrated: np.ndarray | None = None) -> dict:
+    """A multi-label model's report: ``metrics.json`` (:func:`sentiment.evaluation.
+    decision_report`: micro / macro F1, per-label figures and thresholds, Hamming loss, subset
+    accuracy, macro ROC-AUC; with the binary log loss, the label-wise ECE and its bins, before
+    temperature scaling too under ``uncalibrated``), ``per_label_f1.png``, ``calibration.png``
+    (over every (row, label) cell) and ``errors.csv`` (rows whose label set is wrong: the
+    labels missed and the extra ones).
+
+    Args:
+        directory: created if absent; existing report files are replaced.
+        texts: the ``n`` texts.
+        y_true: ``(n, labels)`` multi-hot.
+        probabilities: ``(n, labels)`` float, as the model predicts them (calibrated).
+        rule: the model's :class:`sentiment.decisions.DecisionRule` (its thresholds).
+        source: where the rows came from, recorded in ``metrics.json``.
+        temperature, uncalibrated: the model's temperature and its probabilities before
+            scaling, ``(n, labels)``.
+
+    Raises:
+        ConfigError: when matplotlib is missing or a report file would replace ``source``.
+        DataError: when there are no rows.
+    """
+    from .evaluation import decision_report
+
+    plt = require_matplotlib()
+    directory = Path(directory).expanduser()
+    check_report_paths(directory, source)
+    y_true = np.asarray(y_true, dtype=np.float64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if y_true.shape[0] == 0:
+        raise DataError("no rows to evaluate")
+    metrics = decision_report(rule, y_true, probabilities)
+    metrics["log_loss"] = binary_log_loss(y_true, probabilities)
+    metrics["expected_calibration_error"] = multilabel_calibration_error(
+        y_true, probabilities, CALIBRATION_BINS)
+    metrics["calibration"] = _calibration_bins(y_true, probabilities, multi_label=True)
+    if temperature != 1.0 and uncalibrated is not None:
+        metrics["temperature"] = temperature
+        metrics["uncalibrated"] = {
+            "log_loss": binary_log_loss(y_true, uncalibrated),
+            "expected_calibration_error": multilabel_calibration_error(
+                y_true, uncalibrated, CALIBRATION_BINS),
+            "calibration": _calibration_bins(y_true, uncalibrated, multi_label=True)}
+    if source is not None:
+        metrics["source"] = source
+    directory.mkdir(parents=True, exist_ok=True)
+    metrics["misclassified"] = _write_multilabel_errors(
+        directory / "errors.csv", texts, y_true, rule.label_sets(probabilities), probabilities,
+        rule.labels)
+    _plot_label_f1(plt, metrics, directory / "per_label_f1.png")
+    _plot_calibration(plt, metrics, directory / "calibration.png", multi_label=True)
     with open(directory / "metrics.json", "w", encoding="utf-8") as handle:
         json.dump(metrics, handle, indent=2)
         handle.write("\n")
@@ -328,26 +452,32 @@ def evaluate_with_report(predictor, data, directory: str | Path,
     Returns:
         The metrics, a superset of :func:`sentiment.evaluation.evaluate_predictor`'s report.
 
+    A multi-label model's report is :func:`write_multilabel_report`'s.
+
     Raises:
         ConfigError: when matplotlib is missing (before the model runs).
         DataError: when ``data`` is empty or holds a label the model does not know.
     """
-    from .labels import label_indices
+    from .evaluation import true_labels
 
     require_matplotlib()
     if len(data) == 0:
         raise DataError(f"{data.source}: no rows to evaluate")
-    y_true = label_indices(data, predictor.config)
+    y_true = true_labels(data, predictor.config)
     temperature = float(getattr(predictor.config, "temperature", 1.0))
     if temperature != 1.0:  # one pass: the model's own probabilities, then scaled
         raw = predictor.predict_proba(data.texts, batch_size=batch_size, calibrated=False)
-        probabilities = apply_temperature(raw, temperature)
+        probabilities = apply_temperature(raw, temperature, multi_label=predictor.multi_label)
     else:
         raw = None
         probabilities = predictor.predict_proba(data.texts, batch_size=batch_size)
+    if predictor.multi_label:
+        return write_multilabel_report(directory, data.texts, y_true, probabilities,
+                                       predictor.decision, source=data.source,
+                                       temperature=temperature, uncalibrated=raw)
     return write_report(directory, data.texts, y_true, probabilities, predictor.labels,
                         raw_labels=data.labels, source=data.source,
-                        temperature=temperature, uncalibrated=raw)
+                        temperature=temperature, uncalibrated=raw, rule=predictor.decision)
 
 
 # ----------------------------------------------------------------------------- forecasts

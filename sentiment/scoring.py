@@ -22,6 +22,7 @@ files are touched, so a second run on the same output stops at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -36,9 +37,11 @@ import pyarrow as pa
 
 from .artifacts import check_not_input, lock_path, output_lock
 from .config import INFERENCE_BATCH_SIZE
+from .decisions import DecisionRule, chosen_scores
 from .errors import ConfigError, DataError
-from .io.formats import (ERROR_COLUMN, LABEL_COLUMN, PROBABILITY_PREFIX, SCORE_COLUMN, STDIO,
-                         detect_format, resolve_output_format)
+from .io.formats import (ERROR_COLUMN, LABEL_COLUMN, LABELS_COLUMN, LABELS_DELIMITER,
+                         PROBABILITY_PREFIX, SCORE_COLUMN, STDIO, detect_format,
+                         resolve_output_format)
 from .io.readers import DEFAULT_CHUNK_SIZE, open_reader
 from .io.writers import open_writer
 
@@ -52,21 +55,25 @@ class ChunkPredictions:
     """Predictions for the rows of one chunk (``n`` rows, ``c`` classes).
 
     Attributes:
-        labels: ``n`` class names, ``None`` for a row with an error.
+        labels: per row the class name given (the abstain label where the decision rule
+            abstains), or for a multi-label model the list of label names; ``None`` for a
+            row with an error.
         probabilities: ``(n, c) float32``; rows with an error are NaN.
         errors: ``n`` messages, ``None`` for a row that was scored.
+        scores: ``(n,) float32`` probability of the label given (multi-label: the row's
+            highest); NaN for errors.
     """
 
     labels: list
     probabilities: np.ndarray
     errors: list
+    scores: np.ndarray
 
-    @property
-    def scores(self) -> np.ndarray:
-        """``(n,) float32`` probability of the predicted class (NaN for errors)."""
-        if self.probabilities.shape[1] == 0:
-            return np.full(len(self.labels), np.nan, np.float32)
-        return self.probabilities.max(axis=1)
+
+def decision_rule(predictor) -> DecisionRule:
+    """``predictor.decision``, or the argmax over ``predictor.labels`` for an object that
+    has none."""
+    return getattr(predictor, "decision", None) or DecisionRule(tuple(predictor.labels))
 
 
 def text_problem(value: Any) -> str | None:
@@ -88,7 +95,8 @@ def predict_chunk(predictor, texts: Sequence[Any], batch_size: int = INFERENCE_B
 
     Args:
         predictor: a :class:`sentiment.Predictor` (or anything with ``labels`` and
-            ``predict_proba(list[str], batch_size) -> (n, c) float32``).
+            ``predict_proba(list[str], batch_size) -> (n, c) float32``, and optionally a
+            ``decision`` :class:`~sentiment.decisions.DecisionRule`; else the argmax).
         texts: the ``n`` values of the text column.
         batch_size: texts per model call.
         row_errors: position -> message for rows already known to be unreadable.
@@ -109,20 +117,26 @@ def predict_chunk(predictor, texts: Sequence[Any], batch_size: int = INFERENCE_B
             valid.append(i)
             valid_texts.append(value)
     probabilities = np.full((n, len(labels)), np.nan, dtype=np.float32)
+    scores = np.full(n, np.nan, dtype=np.float32)
     predicted: list = [None] * n
     if valid_texts:
         scored = np.asarray(predictor.predict_proba(valid_texts, batch_size=batch_size),
                             dtype=np.float32)
         probabilities[valid] = scored
-        best = scored.argmax(axis=1)
-        for i, index in zip(valid, best.tolist()):
-            predicted[i] = labels[index]
-    return ChunkPredictions(predicted, probabilities, errors)
+        rule = decision_rule(predictor)
+        scores[valid] = chosen_scores(rule, scored)
+        for i, given in zip(valid, rule.decide(scored)):
+            predicted[i] = given
+    return ChunkPredictions(predicted, probabilities, errors, scores)
 
 
-def output_columns(labels: Sequence[str], probabilities: bool) -> list[str]:
+def output_columns(labels: Sequence[str], probabilities: bool,
+                   multi_label: bool = False) -> list[str]:
     """Names of the columns scoring adds, in order: ``predicted_label``, ``predicted_score``,
-    ``prob_<label>`` per class when ``probabilities``, ``error``."""
+    ``prob_<label>`` per class when ``probabilities``, ``error``; for a multi-label model
+    ``predicted_labels``, ``prob_<label>`` per label (always), ``error``."""
+    if multi_label:
+        return [LABELS_COLUMN, *(PROBABILITY_PREFIX + label for label in labels), ERROR_COLUMN]
     names = [LABEL_COLUMN, SCORE_COLUMN]
     if probabilities:
         names += [PROBABILITY_PREFIX + label for label in labels]
@@ -130,10 +144,20 @@ def output_columns(labels: Sequence[str], probabilities: bool) -> list[str]:
 
 
 def _prediction_arrays(predictions: ChunkPredictions, labels: Sequence[str],
-                       probabilities: bool) -> list[pa.Array]:
+                       probabilities: bool, multi_label: bool = False,
+                       delimited: bool = False) -> list[pa.Array]:
+    """The added columns of one chunk; a multi-label model's label lists joined by
+    :data:`LABELS_DELIMITER` when ``delimited`` (CSV, TSV)."""
     missing = np.array([error is not None for error in predictions.errors], dtype=bool)
-    arrays = [pa.array(predictions.labels, pa.string()),
-              pa.array(predictions.scores, pa.float32(), mask=missing)]
+    if multi_label:
+        given = predictions.labels
+        arrays = [pa.array([None if names is None else LABELS_DELIMITER.join(names)
+                            for names in given], pa.string()) if delimited
+                  else pa.array(given, pa.list_(pa.string()))]
+        probabilities = True
+    else:
+        arrays = [pa.array(predictions.labels, pa.string()),
+                  pa.array(predictions.scores, pa.float32(), mask=missing)]
     if probabilities:
         for column in range(len(labels)):
             arrays.append(pa.array(predictions.probabilities[:, column], pa.float32(),
@@ -342,14 +366,15 @@ def score_file(predictor, input_path: str | os.PathLike, output_path: str | os.P
                 predictor = predictor()
                 started = time.monotonic()  # time the scoring, not the model loading
             labels = list(predictor.labels)
-            added = output_columns(labels, probabilities)
+            multi_label = decision_rule(predictor).multi_label
+            added = output_columns(labels, probabilities, multi_label)
             clash = [name for name in reader.columns if name in added]
             if clash and not overwrite_columns:
                 raise DataError(f"{input_path}: the input already has the column(s) "
                                 f"{', '.join(map(repr, clash))}, which scoring adds; rename them "
                                 "or pass --overwrite-columns to replace them")
             return _run(predictor, reader, paths, state, identity, out_fmt, labels,
-                        probabilities, overwrite_columns, batch_size, chunk_size, progress,
+                        probabilities, multi_label, overwrite_columns, batch_size, chunk_size, progress,
                         stdout if stdout is not None else (None if not to_stdout
                                                            else sys.stdout.buffer),
                         None if to_stdout else str(output_path), started, skip)
@@ -358,8 +383,8 @@ def score_file(predictor, input_path: str | os.PathLike, output_path: str | os.P
 
 
 def _run(predictor, reader, paths, state, identity, out_fmt, labels, probabilities,
-         overwrite_columns, batch_size, chunk_size, progress, stdout, output_path, started,
-         skip) -> ScoreResult:
+         multi_label, overwrite_columns, batch_size, chunk_size, progress, stdout, output_path,
+         started, skip) -> ScoreResult:
     rows_done = skip
     error_rows = 0
     writer = None
@@ -371,7 +396,11 @@ def _run(predictor, reader, paths, state, identity, out_fmt, labels, probabiliti
             stream.truncate(state["output_bytes"])
             stream.seek(state["output_bytes"])
     try:
-        writer = open_writer(out_fmt, stream, output_columns(labels, probabilities),
+        arrays = functools.partial(_prediction_arrays, labels=labels,
+                                   probabilities=probabilities, multi_label=multi_label,
+                                   delimited=out_fmt in ("csv", "tsv"))
+        writer = open_writer(out_fmt, stream,
+                             output_columns(labels, probabilities, multi_label),
                              target=output_path or "<stdout>",
                              columns=state.get("columns") if state else None,
                              header_done=bool(state),
@@ -391,7 +420,7 @@ def _run(predictor, reader, paths, state, identity, out_fmt, labels, probabiliti
                             "--overwrite-columns")
             predictions = predict_chunk(predictor, chunk.values(reader.text_column),
                                         batch_size, chunk.row_errors)
-            writer.write(chunk, _prediction_arrays(predictions, labels, probabilities))
+            writer.write(chunk, arrays(predictions))
             wrote_any = True
             rows_done = chunk.start + chunk.rows
             error_rows += sum(error is not None for error in predictions.errors)
@@ -407,8 +436,8 @@ def _run(predictor, reader, paths, state, identity, out_fmt, labels, probabiliti
             if progress is not None:
                 progress(rows_done, rows_done - skip, reader.total_rows, reader.fraction())
         if not wrote_any:  # no rows: still write the header / schema
-            writer.write(reader.empty_chunk(), _prediction_arrays(
-                predict_chunk(predictor, [], batch_size), labels, probabilities))
+            writer.write(reader.empty_chunk(), arrays(predict_chunk(predictor, [],
+                                                                    batch_size)))
         writer.finish()
         if paths is not None:
             stream.flush()

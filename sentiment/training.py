@@ -6,6 +6,7 @@
       -> early stopping on validation loss (best weights restored)
       [-> once per member of an ensemble, seeds seed, seed + 1, ...; their mean]
       -> temperature scaling fitted on the validation split (sentiment.calibration)
+      -> decision thresholds tuned on the validation split (sentiment.thresholds)
       -> test metrics -> model.keras + vocab.txt + config.json + metrics.json (atomic)
 """
 
@@ -27,7 +28,8 @@ from .config import (CLASSIFIER_ARTIFACT, CONFIG_FILE, METRICS_FILE, MODEL_FILE,
 from .data import LabelledTexts
 from .errors import DataError
 from .fingerprints import FILES_KEY, fingerprint_files
-from .labels import class_weights, label_indices, label_set, split_validation
+from .labels import (class_weights, label_set, multilabel_class_weights,
+                     split_validation)
 from .versions import library_versions
 
 
@@ -91,7 +93,8 @@ def learning_rate(training: TrainingConfig, examples: int):
 def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: TrainingConfig,
                      output_dir: str | Path, *, validation: LabelledTexts | None = None,
                      test: LabelledTexts | None = None,
-                     label_names: dict[str, str] | None = None, vocabulary=None,
+                     label_names: dict[str, str] | None = None,
+                     label_order: Sequence[str] | None = None, vocabulary=None,
                      callbacks: Sequence[Any] = (), verbose: int = 1) -> TrainResult:
     """Train a classifier on ``train`` and write its model directory atomically.
 
@@ -104,6 +107,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         validation: validation data; carved from ``train`` when ``None``.
         test: test data, evaluated after training when given.
         label_names: display names of raw label values (``{"0": "negative"}``).
+        label_order: the classes in output order (a data set's or a ``--label-names``
+            file's), in place of the sorted label values; every training label must be one.
         vocabulary: a vocabulary from :func:`sentiment.text.pipeline.build_vocabulary` to
             use instead of learning one from ``train`` (from the same training texts).
         callbacks: extra ``keras.callbacks.Callback`` objects for ``model.fit`` (after the
@@ -114,9 +119,15 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     Returns:
         A :class:`TrainResult`.
 
+    Multi-label data (``train.multi_label``) train a multi-label model (sigmoid outputs,
+    binary cross-entropy, per-label class weights, thresholds tuned per label); the
+    configuration's ``multi_label`` must then be set or is set.
+
     Raises:
-        DataError: empty data, a single class, or validation/test labels unknown to ``train``.
-        ConfigError: ``vocabulary`` is not of the kind ``config.tokenizer`` uses, or
+        DataError: empty data, a single class, validation/test labels unknown to ``train``,
+            or single-label data for ``config.multi_label``.
+        ConfigError: ``vocabulary`` is not of the kind ``config.tokenizer`` uses, a
+            threshold to tune for a single-label model of more than two classes, or
             ``output_dir`` is not a directory a classifier may replace
             (:func:`sentiment.artifacts.check_replaceable`, checked before training).
     """
@@ -125,8 +136,11 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     import tensorflow as tf
 
     from .calibration import apply_temperature, calibrate, calibration_change
-    from .metrics import classification_report
+    from .decisions import DecisionRule
+    from .errors import ConfigError
+    from .evaluation import decision_report, true_labels
     from .models.adversarial import AdversarialTraining
+    from .models.losses import WeightedBinaryCrossentropy
     from .models.classifier import build_classifier, classifier_members
     from .models.optimizers import make_optimizer
     from .models.weight_averaging import WeightAveraging
@@ -136,20 +150,40 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
 
     if len(train) == 0:
         raise DataError(f"{train.source}: the training data set is empty")
-    values = label_set(train)
+    multi_label = bool(train.multi_label)
+    if config.multi_label and not multi_label:
+        raise DataError(f"{train.source}: --multi-label is set but the data hold one label "
+                        "per row (read them with load_labelled_file(multi_label=True))")
+    values = label_set(train, order=label_order or None)
+    tuning = training.tune_threshold
+    if tuning == "auto":
+        tuning = "f1" if multi_label else "none"
+    if tuning != "none" and not multi_label and len(values) != 2:
+        raise ConfigError(f"--tune-threshold {tuning} needs two classes or multi-label data; "
+                          f"{train.source} has {len(values)} classes")
     names = tuple((label_names or {}).get(v, v) for v in values)
     if validation is None:
         train, validation = split_validation(train, training.validation_fraction, training.seed)
     keras.utils.set_random_seed(training.seed)
 
     with dtype_policy(training.mixed_precision) as policy:
-        # a configuration read from an earlier model keeps no temperature: it is fitted anew
+        # a configuration read from an earlier model keeps no temperature or thresholds:
+        # they are fitted anew
         config = config.replace(labels=names, label_values=values, dtype_policy=policy,
-                                temperature=1.0)
-        y_train = label_indices(train, config)
-        y_validation = label_indices(validation, config)
-        y_test = label_indices(test, config) if test is not None else None
-        weights = class_weights(training.class_weight, y_train, config)
+                                temperature=1.0, multi_label=multi_label, threshold=None,
+                                thresholds=())
+        y_train = true_labels(train, config)  # (n,) class indices, or (n, labels) multi-hot
+        y_validation = true_labels(validation, config)
+        y_test = true_labels(test, config) if test is not None else None
+        if multi_label:
+            label_weights = multilabel_class_weights(training.class_weight, y_train, config)
+            weights = None  # Keras' class_weight weighs whole examples: in the loss instead
+            loss = (WeightedBinaryCrossentropy(label_weights) if label_weights is not None
+                    else keras.losses.BinaryCrossentropy())
+        else:
+            label_weights = None
+            weights = class_weights(training.class_weight, y_train, config)
+            loss = keras.losses.SparseCategoricalCrossentropy()
 
         if vocabulary is None:
             vocabulary = build_vocabulary(train.texts, config)
@@ -178,8 +212,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                       else model)
             fitted.compile(optimizer=make_optimizer(training.optimizer,
                                                    learning_rate(training, len(train))),
-                           loss=keras.losses.SparseCategoricalCrossentropy(),
-                           metrics=["accuracy"])
+                           loss=loss,
+                           metrics=[keras.metrics.BinaryAccuracy(name="accuracy")
+                                    if multi_label else "accuracy"])
             # validates the average and the raw weights and keeps the better of the two for
             # early stopping to monitor and restore
             averaging = ([WeightAveraging(training.ema_momentum,
@@ -216,11 +251,16 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     validation_probabilities = raw_predictor.predict_proba(validation.texts)
     calibration = None
     if training.calibration:
-        calibration = calibrate(y_validation, validation_probabilities)
+        calibration = calibrate(y_validation, validation_probabilities,
+                                multi_label=multi_label)
         config = config.replace(temperature=calibration["temperature"])
-        validation_probabilities = apply_temperature(validation_probabilities,
-                                                     config.temperature)
-    predictor = Predictor(model, encoder, config)
+        validation_probabilities = apply_temperature(
+            validation_probabilities, config.temperature, multi_label=multi_label)
+    threshold_record = None
+    if tuning != "none":  # on the calibrated probabilities, as the Predictor will see them
+        config, threshold_record = _tune_thresholds(config, training, tuning, y_validation,
+                                                    validation_probabilities)
+    rule = DecisionRule.for_config(config)
     epochs_run = sum(fit["epochs_run"] for fit in fits)
     metrics: dict[str, Any] = {
         "training": {
@@ -231,22 +271,29 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             "examples_per_second": round(len(train) * epochs_run / seconds, 1),
             "vocabulary_size": vocabulary.vocabulary_size(), "dtype_policy": policy,
             "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
-            "class_weight": ({config.labels[k]: w for k, w in sorted(weights.items())}
-                             if weights else None),
+            "class_weight": (
+                {name: {"negative": w[0], "positive": w[1]}
+                 for name, w in zip(config.labels, label_weights.tolist())}
+                if label_weights is not None
+                else {config.labels[k]: w for k, w in sorted(weights.items())} if weights
+                else None),
             **({"members": [{key: value for key, value in fit.items() if key != "history"}
                             for fit in fits]} if len(fits) > 1 else {}),
         },
-        "validation": classification_report(y_validation, validation_probabilities,
-                                            config.labels),
+        "validation": decision_report(rule, y_validation, validation_probabilities),
     }
     if test is not None:
         raw_test = raw_predictor.predict_proba(test.texts)
-        test_probabilities = apply_temperature(raw_test, config.temperature)
-        metrics["test"] = classification_report(y_test, test_probabilities, config.labels)
+        test_probabilities = apply_temperature(raw_test, config.temperature,
+                                               multi_label=multi_label)
+        metrics["test"] = decision_report(rule, y_test, test_probabilities)
         if calibration is not None:
-            calibration["test"] = calibration_change(y_test, raw_test, config.temperature)
+            calibration["test"] = calibration_change(y_test, raw_test, config.temperature,
+                                                     multi_label=multi_label)
     if calibration is not None:
         metrics["calibration"] = calibration
+    if threshold_record is not None:
+        metrics["threshold"] = threshold_record
     with atomic_directory(output_dir, CLASSIFIER_ARTIFACT) as tmp:
         model.save(tmp / MODEL_FILE)
         vocabulary.save(tmp / VOCAB_FILE)
@@ -258,3 +305,42 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         write_json(tmp / METRICS_FILE, metrics)
     return TrainResult(Path(output_dir), config, metrics,
                        {k: [float(v) for v in vs] for k, vs in fits[0]["history"].items()})
+
+
+def _tune_thresholds(config: ClassifierConfig, training: TrainingConfig, metric: str,
+                     y_validation: np.ndarray, probabilities: np.ndarray
+                     ) -> tuple[ClassifierConfig, dict[str, Any]]:
+    """The configuration with the decision threshold(s) tuned on the validation split for
+    ``metric`` (``f1`` or ``accuracy``), and what ``metrics.json`` records of it: the
+    threshold(s) and the validation metric at the default decision and at the tuned one."""
+    from .decisions import DecisionRule
+    from .evaluation import decision_report
+    from .thresholds import tune_global_threshold, tune_label_thresholds, tune_threshold
+
+    default = decision_report(DecisionRule.for_config(config), y_validation, probabilities)
+    if config.multi_label:
+        if training.label_thresholds == "global":
+            config = config.replace(threshold=tune_global_threshold(
+                y_validation, probabilities, metric))
+        else:
+            config = config.replace(thresholds=tuple(
+                tune_label_thresholds(y_validation, probabilities, metric).tolist()))
+        keys = ("micro_f1", "macro_f1")
+    else:
+        config = config.replace(threshold=tune_threshold(y_validation == 1,
+                                                         probabilities[:, 1], metric))
+        keys = ("accuracy", "macro_f1")
+    tuned = decision_report(DecisionRule.for_config(config), y_validation, probabilities)
+    record: dict[str, Any] = {"metric": metric}
+    if config.multi_label and config.threshold is None:
+        record["thresholds"] = dict(zip(config.labels, config.thresholds))
+    else:
+        record["threshold"] = config.threshold
+    if not config.multi_label:
+        record["positive_label"] = config.labels[1]
+        keys += ("f1_" + config.labels[1],)
+        for report in (default, tuned):
+            report["f1_" + config.labels[1]] = report["per_class"][config.labels[1]]["f1"]
+    record["validation"] = {key: {"default": default[key], "tuned": tuned[key]}
+                            for key in keys}
+    return config, record

@@ -158,3 +158,53 @@ def sst2_model_dir(tmp_path_factory):
         TrainingConfig(epochs=2, batch_size=64, learning_rate=3e-3),
         output, test=dev, label_names={"0": "negative", "1": "positive"}, verbose=0)
     return output
+
+
+EMOTION_WORDS = {"joy": ["happy", "glad", "joyful", "delighted"],
+                 "anger": ["angry", "furious", "mad", "livid"],
+                 "fear": ["scared", "afraid", "fearful", "terrified"]}
+
+
+def make_emotions(n: int, seed: int = 0) -> tuple[list[str], list[tuple[str, ...]]]:
+    """``n`` synthetic texts with zero to two of the labels joy / anger / fear, each label
+    present exactly when one of its cue words is."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        chosen = tuple(sorted(rng.sample(sorted(EMOTION_WORDS), rng.choice([0, 1, 1, 2]))))
+        words = rng.choices(NEUTRAL_WORDS, k=rng.randint(3, 12))
+        for label in chosen:
+            words.insert(rng.randrange(len(words) + 1), rng.choice(EMOTION_WORDS[label]))
+        texts.append(" ".join(words))
+        labels.append(chosen)
+    return texts, labels
+
+
+@pytest.fixture(scope="session")
+def emotions_data():
+    """Multi-label ``LabelledTexts``: 900 synthetic texts (train) and 300 (test)."""
+    from sentiment.data import LabelledTexts
+
+    texts, labels = make_emotions(1200)
+    train = LabelledTexts(tuple(texts[:900]), tuple(labels[:900]), "emotions:train",
+                          multi_label=True)
+    test = LabelledTexts(tuple(texts[900:]), tuple(labels[900:]), "emotions:test",
+                         multi_label=True)
+    return train, test
+
+
+@pytest.fixture(scope="session")
+def multilabel_model_dir(tmp_path_factory, emotions_data):
+    """A small multi-label GRU trained on :func:`emotions_data` (per-label thresholds tuned
+    on validation); its directory."""
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.training import train_classifier
+
+    train, test = emotions_data
+    output = tmp_path_factory.mktemp("models") / "emotions"
+    train_classifier(
+        train, ClassifierConfig(arch="gru", embedding_dim=16, units=16, max_length=32,
+                                vocab_size=200, min_frequency=1, multi_label=True),
+        TrainingConfig(epochs=6, batch_size=32, learning_rate=1e-2, patience=2),
+        output, test=test, verbose=0)
+    return output

@@ -52,7 +52,7 @@ def test_fitting_stays_in_range_and_checks_its_input():
     assert low <= fit_temperature(labels, perfect) <= low * 1.01
     with pytest.raises(ValueError, match="at least one row"):
         fit_temperature([], np.zeros((0, 2)))
-    with pytest.raises(ValueError, match=r"shape \(3, 2\) do not match 4 labels"):
+    with pytest.raises(ValueError, match=r"shape \(3, 2\) do not match labels of shape \(4,\)"):
         fit_temperature(labels, np.full((3, 2), 0.5))
 
 
@@ -66,3 +66,26 @@ def test_a_validation_split_without_errors_keeps_temperature_one():
         result["skipped"]
     labels[0] = 1  # one error: a temperature is fitted
     assert "skipped" not in calibrate(labels, right)
+
+
+def test_multi_label_temperature_lowers_the_binary_log_loss_and_keeps_each_order():
+    from sentiment.calibration import apply_temperature, calibrate
+    from sentiment.metrics import binary_log_loss
+
+    rng = np.random.default_rng(0)
+    truth = rng.random((400, 3))  # the true probability of each label
+    y = (rng.random((400, 3)) < truth).astype(int)
+    # over-confident predictions: the true logits doubled
+    logits = 2 * (np.log(truth) - np.log1p(-truth))
+    overconfident = 1 / (1 + np.exp(-logits))
+    result = calibrate(y, overconfident, multi_label=True)
+    assert 1.6 < result["temperature"] < 2.5
+    change = result["validation"]
+    assert change["log_loss_after"] < change["log_loss_before"]
+    assert change["ece_after"] < change["ece_before"]
+    scaled = apply_temperature(overconfident, result["temperature"], multi_label=True)
+    assert binary_log_loss(y, scaled) == pytest.approx(change["log_loss_after"], rel=1e-5)
+    # each label's probability is scaled alone: the order within a column never changes
+    for column in range(3):
+        assert (np.argsort(scaled[:, column], kind="stable")
+                == np.argsort(overconfident[:, column], kind="stable")).all()

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -49,8 +50,9 @@ def test_train_options_are_the_settings_with_their_defaults():
     assert config_from_options(ClassifierConfig, options) == ClassifierConfig()
     assert config_from_options(TrainingConfig, options) == TrainingConfig()
     assert set(options) == {"dataset", "train_file", "validation_file", "test_file",
-                            "text_column", "label_column", "keep_label_strings", "limit",
-                            "output_dir", "quiet"}
+                            "text_column", "label_column", "keep_label_strings",
+                            "label_delimiter", "label_names_file", "limit", "output_dir",
+                            "quiet"}
     options = dict(forecast_train.make_context("train", ["--lookback", "96", "--horizon",
                                                          "24"]).params)
     assert config_from_options(ForecasterConfig, options) == ForecasterConfig()
@@ -295,3 +297,73 @@ def test_predict_runs_with_onednn_in_a_fresh_process(tiny_model_dir):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "onednn 1 True" in result.stdout
+
+
+def test_threshold_and_abstention_at_prediction_time(tiny_model_dir, tiny_predictor,
+                                                     tiny_data, tmp_path):
+    texts = list(tiny_data[1].texts[:30])
+    p = tiny_predictor.predict_proba(texts)[:, 1]  # P(pos)
+    threshold = float(np.sort(p)[10])  # 20 rows at or above it
+    runner = CliRunner()
+    result = runner.invoke(main, ["predict", "--model", str(tiny_model_dir), "--json",
+                                  "--threshold", repr(threshold), *texts])
+    assert result.exit_code == 0, result.output
+    given = [json.loads(line)["label"] for line in result.output.splitlines()]
+    assert given == ["pos" if x >= threshold else "neg" for x in p]
+    # --abstain-below: the label is replaced where its probability is below P
+    top = np.maximum(p, 1 - p)
+    below = float(np.sort(top)[5])
+    result = runner.invoke(main, ["predict", "--model", str(tiny_model_dir), "--abstain-below",
+                                  repr(below), "--abstain-label", "unsure", *texts])
+    lines = result.output.splitlines()
+    assert [line.split("\t")[0] == "unsure" for line in lines] == list(top < below)
+    # score: the same labels, one row per input row
+    path = tmp_path / "in.csv"
+    path.write_text("text\n" + "\n".join(texts) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(main, ["score", str(path), "-o", str(out), "--model",
+                                  str(tiny_model_dir), "--quiet", "--abstain-below",
+                                  repr(below)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["predicted_label"] == "uncertain" for row in rows] == list(top < below)
+    assert [row["predicted_score"] for row in rows] == pytest.approx(top.tolist(), abs=1e-6)
+
+
+def test_evaluate_reports_the_threshold_and_the_coverage(tiny_model_dir, tiny_data, tmp_path):
+    from tests.conftest import write_labelled_csv
+
+    test = tiny_data[1]
+    path = write_labelled_csv(tmp_path / "test.csv", list(test.texts), list(test.labels))
+    args = ["evaluate", "--model", str(tiny_model_dir), "--test", str(path)]
+    runner = CliRunner()
+    plain = json.loads(runner.invoke(main, args + ["--json"]).output)
+    report = json.loads(runner.invoke(main, args + ["--json", "--threshold", "0.999",
+                                                    "--abstain-below", "0.9"]).output)
+    assert report["decision"] == {"threshold": 0.999, "positive_label": "pos",
+                                  "abstain_below": 0.9, "abstain_label": "uncertain"}
+    # hardly anything reaches 0.999: nearly every row is called neg
+    assert report["confusion_matrix"][0][1] + report["confusion_matrix"][1][1] <= \
+        plain["confusion_matrix"][0][1] + plain["confusion_matrix"][1][1]
+    abstention = report["abstention"]
+    assert abstention["rows_covered"] + abstention["rows_abstained"] == len(test)
+    assert 0 <= abstention["coverage"] <= 1
+    assert report["roc_auc"] == pytest.approx(plain["roc_auc"])  # no decision in the AUC
+    text = runner.invoke(main, args + ["--abstain-below", "0.9"]).output
+    assert "coverage" in text and "accuracy on covered rows" in text
+
+
+def test_threshold_on_a_model_of_three_classes_is_an_error(tmp_path):
+    from tests.conftest import write_labelled_csv
+
+    path = write_labelled_csv(tmp_path / "t.csv", ["good film", "bad film", "a film"] * 20,
+                              ["pos", "neg", "neu"] * 20)
+    runner = CliRunner()
+    assert runner.invoke(main, ["train", "--train", str(path), "--epochs", "1", "--units", "2",
+                                "--embedding-dim", "2", "--min-frequency", "1", "--output",
+                                str(tmp_path / "m"), "--quiet"]).exit_code == 0
+    result = runner.invoke(main, ["predict", "--model", str(tmp_path / "m"), "--threshold",
+                                  "0.3", "good"])
+    assert result.exit_code == 2
+    assert "threshold needs a two-class model; this model has 3 classes (neg, neu, pos)" in \
+        result.output

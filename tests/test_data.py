@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from sentiment.data import file_format, load_labelled_file, load_named_dataset
-from sentiment.errors import DataError
+from sentiment.data import (file_format, load_label_names, load_labelled_file,
+                            load_named_dataset)
+from sentiment.errors import ConfigError, DataError
 
 from conftest import require_data, write_labelled_csv
 
@@ -122,7 +123,8 @@ def test_named_datasets_from_the_local_directory(monkeypatch):
     assert len(splits.train) == 67349 and len(splits.test) == 872
     assert set(splits.train.labels) == {"0", "1"}
     assert splits.label_names == {"0": "negative", "1": "positive"}
-    with pytest.raises(DataError, match="unknown data set 'mnist'"):
+    with pytest.raises(DataError, match="unknown data set 'mnist'; choose imdb, sst2 or "
+                                        "goemotions"):
         load_named_dataset("mnist")
 
 
@@ -155,3 +157,185 @@ def test_parquet_reads_only_the_two_columns_and_keeps_label_types(tmp_path):
     with pytest.raises(DataError, match=r"t.pq: no column 'text'; columns are 'id', 'body', "
                                         r"'stars', 'blob' \(use --text-column / --label-column\)"):
         load_labelled_file(tmp_path / "t.pq")
+
+
+def test_multi_label_cells_split_on_the_delimiter(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("text\tlabels\nfun\tjoy; love ;joy\nmeh\t\nhm\t  \nok\t3;;a,b\n",
+                    encoding="utf-8")
+    data = load_labelled_file(path, label_column="labels", multi_label=True,
+                              label_delimiter=";")
+    assert data.multi_label and data.texts == ("fun", "meh", "hm", "ok")
+    assert data.labels == (("joy", "love"), (), (), ("3", "a,b"))
+    assert load_labelled_file(path, label_column="labels", multi_label=True).labels[3] == \
+        ("3;;a", "b")
+    assert data.head(2).multi_label and data.head(2).labels == (("joy", "love"), ())
+    assert data.select([3, 0]).multi_label and data.select([3, 0]).labels[0] == ("3", "a,b")
+    assert data.sample(2, seed=0).multi_label and data.sample(9).labels == data.labels
+    with pytest.raises(DataError, match="row 2, column 'labels': the label is empty"):
+        load_labelled_file(path, label_column="labels")  # single-label is the default
+    path.write_text("text\tlabels\nfun\tjoy;love\n", encoding="utf-8")
+    single = load_labelled_file(path, label_column="labels")
+    assert not single.multi_label and single.labels == ("joy;love",)
+
+
+def test_multi_label_null_cells_and_missing_strings_are_errors(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "a", "labels": "joy"}, {"text": "b", "labels": None}]) + "\n")
+    with pytest.raises(DataError, match=r"train.jsonl: row 2, column 'labels': the labels "
+                                        "are missing"):
+        load_labelled_file(path, label_column="labels", multi_label=True)
+    path.write_text(json.dumps({"text": "a", "labels": "joy"}) + "\n" +
+                    json.dumps({"text": "b"}) + "\n")  # an absent key is a null too
+    with pytest.raises(DataError, match="row 2, column 'labels': the labels are missing"):
+        load_labelled_file(path, label_column="labels", multi_label=True)
+    csv_path = write_labelled_csv(tmp_path / "t.csv", ["a", "b"], ["joy", "love,NA"])
+    with pytest.raises(DataError, match="t.csv: row 2, column 'label': the label 'NA' reads "
+                                        "as a missing value"):
+        load_labelled_file(csv_path, multi_label=True)
+    assert load_labelled_file(csv_path, multi_label=True, keep_label_strings=True).labels == \
+        (("joy",), ("love", "NA"))
+
+
+def test_multi_label_json_lines_lists(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "a", "labels": [1, 2.0, " x ", 1, "1"]}, {"text": "b", "labels": []},
+        {"text": "c", "labels": ["a,b"]}, {"text": "d", "labels": 7}]) + "\n")
+    data = load_labelled_file(path, label_column="labels", multi_label=True)
+    assert data.labels == (("1", "2", "x"), (), ("a,b",), ("7",))  # list items are not split
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "a", "labels": [1]}, {"text": "b", "labels": ["joy", None]}]) + "\n")
+    with pytest.raises(DataError, match=r"row 2, column 'labels': item 2 of the label list "
+                                        r"is missing \(null\)"):
+        load_labelled_file(path, label_column="labels", multi_label=True)
+    path.write_text(json.dumps({"text": "a", "labels": {"joy": 1}}) + "\n")
+    with pytest.raises(DataError, match="row 1, column 'labels': the labels are a JSON object"):
+        load_labelled_file(path, label_column="labels", multi_label=True)
+
+
+def test_multi_label_parquet_list_columns(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({
+        "text": ["a", "b", "c"],
+        "ids": pa.array([[3, 1, 3], [], [0]], pa.list_(pa.int64())),
+        "names": pa.array([["joy"], ["love", "joy"], []], pa.large_list(pa.string())),
+        "floats": pa.array([[1.0, 2.5], [float("nan")], []], pa.list_(pa.float64())),
+    }), tmp_path / "t.parquet")
+    read = lambda column, **options: load_labelled_file(  # noqa: E731
+        tmp_path / "t.parquet", label_column=column, multi_label=True, **options)
+    assert read("ids").labels == (("3", "1"), (), ("0",))
+    assert read("names").labels == (("joy",), ("love", "joy"), ())
+    assert read("ids", label_names=["n0", "n1", "n2", "n3"]).labels == \
+        (("n3", "n1"), (), ("n0",))
+    with pytest.raises(DataError, match=r"t.parquet: row 2, column 'floats': item 1 of the "
+                                        r"label list is missing"):
+        read("floats")
+    pq.write_table(pa.table({"text": ["a", "b"],
+                             "ids": pa.array([[1], None], pa.list_(pa.int64()))}),
+                   tmp_path / "t.parquet")
+    with pytest.raises(DataError, match="row 2, column 'ids': the labels are missing"):
+        read("ids")
+
+
+def test_multi_label_indices_become_names(tmp_path):
+    names = ("anger", "joy", "neutral")
+    path = tmp_path / "train.tsv"
+    path.write_text("text\tlabels\na\t2\nb\t0,1,0\nc\t\n", encoding="utf-8")
+    data = load_labelled_file(path, label_column="labels", multi_label=True, label_names=names)
+    assert data.labels == (("neutral",), ("anger", "joy"), ())
+    for cell, value in (("1,3", "3"), ("-1", "-1"), ("joy", "joy"), ("1.5", "1.5"),
+                        ("1_0", "1_0")):
+        path.write_text(f"text\tlabels\na\t2\nb\t{cell}\n", encoding="utf-8")
+        with pytest.raises(DataError, match=rf"train.tsv: row 2, column 'labels': the label "
+                                            rf"'{value}' is not a label index; with 3 label "
+                                            r"names, labels must be integers in \[0, 2\]"):
+            load_labelled_file(path, label_column="labels", multi_label=True,
+                               label_names=names)
+
+
+def test_multi_label_options_are_checked(tmp_path):
+    path = write_labelled_csv(tmp_path / "t.csv", ["a", "b"], ["0", "1"])
+    with pytest.raises(ConfigError, match="label_delimiter must be a non-empty string; "
+                                          "received ''"):
+        load_labelled_file(path, multi_label=True, label_delimiter="")
+    with pytest.raises(ConfigError, match="label_delimiter .* received None"):
+        load_labelled_file(path, multi_label=True, label_delimiter=None)
+    with pytest.raises(ConfigError, match="label_names .* pass multi_label=True"):
+        load_labelled_file(path, label_names=("a", "b"))
+    with pytest.raises(ConfigError, match="label_names must be a sequence of names, not a "
+                                          "string"):
+        load_labelled_file(path, multi_label=True, label_names="labels.txt")
+    with pytest.raises(ConfigError, match="label_names holds 'a' more than once"):
+        load_labelled_file(path, multi_label=True, label_names=("a", "b", "a"))
+
+
+def test_label_names_files(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("\ufeffadmiration\n amusement \nneutral\n\n  \n", encoding="utf-8")
+    assert load_label_names(path) == ("admiration", "amusement", "neutral")
+    path.write_text("a\nb", encoding="utf-8")
+    assert load_label_names(path) == ("a", "b")
+    with pytest.raises(DataError, match="nowhere.txt: file not found"):
+        load_label_names(tmp_path / "nowhere.txt")
+    for content in ("", "\n \n"):
+        path.write_text(content, encoding="utf-8")
+        with pytest.raises(DataError, match="labels.txt: the file holds no label names"):
+            load_label_names(path)
+    path.write_text("joy\nlove\nfear\nlove\n", encoding="utf-8")
+    with pytest.raises(DataError, match="labels.txt: line 4: the label name 'love' is already "
+                                        "on line 2"):
+        load_label_names(path)
+    path.write_text("joy\n\nlove\n", encoding="utf-8")
+    with pytest.raises(DataError, match="labels.txt: line 2 is blank"):
+        load_label_names(path)
+
+
+def test_goemotions_from_the_local_directory(monkeypatch):
+    root = require_data("goemotions/train.tsv", "goemotions/dev.tsv", "goemotions/test.tsv",
+                        "goemotions/labels.txt")
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(root))
+    splits = load_named_dataset("goemotions")
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (43410, 5426, 5427)
+    assert splits.multi_label and splits.train.multi_label and splits.validation.multi_label \
+        and splits.test.multi_label
+    assert len(splits.label_order) == 28 and splits.label_order[:2] == ("admiration",
+                                                                         "amusement")
+    assert splits.label_order[-1] == "neutral" and splits.label_names == {}
+    assert splits.train.labels[0] == ("neutral",)
+    assert splits.validation.source.endswith("dev.tsv")
+    seen = {label for split in (splits.train, splits.validation, splits.test)
+            for labels in split.labels for label in labels}
+    assert seen == set(splits.label_order)
+    assert all(1 <= len(labels) <= 5 for labels in splits.train.labels)
+
+
+def test_goemotions_from_the_hub(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    names = ["admiration", "joy", "neutral"]
+    calls = []
+
+    class Split(dict):
+        features = {"labels": types.SimpleNamespace(feature=types.SimpleNamespace(
+            names=names))}
+
+    def load_dataset(name, config, split):
+        calls.append((name, config, split))
+        return Split(text=[f"{split} a", f"{split} b"], labels=[[2], [0, 1, 0]])
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(
+        load_dataset=load_dataset))
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path))
+    splits = load_named_dataset("goemotions")
+    assert [call[2] for call in calls] == ["train", "validation", "test"]
+    assert {call[:2] for call in calls} == {("google-research-datasets/go_emotions",
+                                             "simplified")}
+    assert splits.label_order == tuple(names) and splits.multi_label
+    assert splits.train.labels == (("neutral",), ("admiration", "joy"))
+    assert splits.validation.texts == ("validation a", "validation b")
+    assert splits.test.source == "google-research-datasets/go_emotions:test"

@@ -116,3 +116,89 @@ def test_roc_curve_points_by_hand_and_area_matches_roc_auc():
     # tied scores make one point
     fpr, tpr, _ = roc_curve([0, 1, 1], [0.5, 0.5, 0.9])
     assert fpr.tolist() == [0.0, 0.0, 1.0] and tpr.tolist() == [0.0, 0.5, 1.0]
+
+
+# ----------------------------------------------------------------------------- multi-label
+
+
+def test_multilabel_report_by_hand():
+    import json
+
+    from sentiment.metrics import multilabel_report
+
+    y_true = np.array([[1, 0, 1, 0], [0, 1, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]])
+    y_pred = np.array([[1, 0, 0, 0], [0, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]], bool)
+    probabilities = np.array([[0.9, 0.1, 0.3, 0.1], [0.2, 0.7, 0.6, 0.1],
+                              [0.8, 0.4, 0.2, 0.1], [0.1, 0.5, 0.1, 0.1]])
+    report = multilabel_report(y_true, y_pred, probabilities, ["a", "b", "c", "d"],
+                               thresholds=[0.5, 0.5, 0.55, 0.5])
+    # per label (TP, FP, FN): a (2, 0, 0) -> P 1, R 1, F1 1; b (1, 0, 1) -> P 1, R 1/2,
+    # F1 2/3; c (0, 1, 1) -> 0, 0, 0; d (0, 0, 0) -> 0, 0, 0 (zero_division=0)
+    assert report["per_label"]["b"] == {"precision": 1.0, "recall": 0.5,
+                                        "f1": pytest.approx(2 / 3), "support": 2,
+                                        "roc_auc": 0.75, "threshold": 0.5}
+    assert report["per_label"]["c"]["threshold"] == 0.55
+    # micro: TP 3, FP 1, FN 2 -> P 3/4, R 3/5, F1 2*3 / (2*3 + 1 + 2) = 2/3
+    assert report["micro_precision"] == pytest.approx(3 / 4)
+    assert report["micro_recall"] == pytest.approx(3 / 5)
+    assert report["micro_f1"] == pytest.approx(2 / 3)
+    # macro over 4 labels: P (1 + 1) / 4, R (1 + 1/2) / 4, F1 (1 + 2/3) / 4
+    assert report["macro_precision"] == pytest.approx(0.5)
+    assert report["macro_recall"] == pytest.approx(0.375)
+    assert report["macro_f1"] == pytest.approx(5 / 12)
+    # wrong cells: (0, c), (1, c), (2, b) of 16; only row 3 matches its true set exactly
+    assert report["hamming_loss"] == pytest.approx(3 / 16)
+    assert report["subset_accuracy"] == pytest.approx(1 / 4)
+    # AUC: a 1 (0.9, 0.8 above 0.2, 0.1); b 3/4 (0.7 > 0.1, 0.5; 0.4 > 0.1 only);
+    # c 2/3 (0.3 above 0.2, 0.1, not 0.6); d has no positive -> None, left out of the mean
+    assert report["per_label"]["a"]["roc_auc"] == 1.0
+    assert report["per_label"]["d"]["roc_auc"] is None
+    assert report["macro_roc_auc"] == pytest.approx((1 + 3 / 4 + 2 / 3) / 3)
+    assert report["rows_without_label"] == 1
+    assert report["label_cardinality"] == {"true": 5 / 4, "predicted": 1.0}
+    assert report["examples"] == 4 and report["multi_label"] is True
+    assert report["labels"] == ["a", "b", "c", "d"]
+    assert "accuracy" not in report
+    json.dumps(report)  # plain Python values only
+    no_auc = multilabel_report([[1], [1]], [[1], [0]], [[0.9], [0.2]], ["a"])
+    assert no_auc["macro_roc_auc"] is None and "threshold" not in no_auc["per_label"]["a"]
+
+
+def test_multilabel_report_rejects_mismatched_shapes():
+    from sentiment.metrics import multilabel_report
+
+    y = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"\(4, 3\), \(4, 2\) and \(4, 3\)"):
+        multilabel_report(y, np.zeros((4, 2)), y, ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"\(n, 2\) for 2 labels"):
+        multilabel_report(y, y, y, ["a", "b"])
+    with pytest.raises(ValueError, match=r"thresholds must be \(3,\)"):
+        multilabel_report(y, y, y, ["a", "b", "c"], thresholds=[0.5])
+
+
+def test_selective_report_counts_covered_rows_only():
+    from sentiment.metrics import selective_report
+
+    # rows 1 and 3 abstained (-1); of the covered rows 0, 2, 4 two are right
+    report = selective_report([0, 1, 1, 0, 1], [0, -1, 0, -1, 1], 2)
+    assert report["coverage"] == pytest.approx(0.6)
+    assert (report["rows_covered"], report["rows_abstained"]) == (3, 2)
+    assert report["accuracy_covered"] == pytest.approx(2 / 3)
+    # covered confusion [[1, 0], [1, 1]]: F1 of class 0 = 2/3, of class 1 = 2/3
+    assert report["macro_f1_covered"] == pytest.approx(2 / 3)
+    nothing = selective_report([0, 1], [-1, -1], 2)
+    assert nothing["coverage"] == 0 and nothing["accuracy_covered"] is None
+
+
+def test_binary_log_loss_and_label_wise_calibration_error_by_hand():
+    from sentiment.metrics import binary_log_loss, multilabel_calibration_error
+
+    y = np.array([[1, 0], [0, 0]])
+    p = np.array([[0.8, 0.2], [0.4, 0.1]])
+    expected = -(math.log(0.8) + math.log(0.8) + math.log(0.6) + math.log(0.9)) / 4
+    assert binary_log_loss(y, p) == pytest.approx(expected)
+    # bins of 0.1: 0.8 (y=1) alone, 0.2 (y=0) alone, 0.4 (y=0) alone, 0.1 (y=0) alone
+    assert multilabel_calibration_error(y, p, 10) == pytest.approx(
+        (0.2 + 0.2 + 0.4 + 0.1) / 4)
+    with pytest.raises(ValueError):
+        binary_log_loss(y, p[:1])

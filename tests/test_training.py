@@ -339,3 +339,51 @@ def test_balanced_class_weights_are_used_and_recorded(tmp_path, tiny_data):
                              verbose=0)
     assert plain.metrics["training"]["class_weight"] is None
     assert result.history["loss"] != plain.history["loss"]  # same seed: the weights count
+
+
+def test_a_tuned_threshold_is_saved_and_decides_every_prediction(tmp_path, tiny_data):
+    from sentiment.predictor import Predictor
+    from sentiment.thresholds import tune_threshold
+
+    texts, labels = tiny_data[0].texts[:300], list(tiny_data[0].labels[:300])
+    for i in range(0, 300, 5):  # label noise, so the best threshold is not trivially 0.5
+        labels[i] = "pos" if labels[i] == "neg" else "neg"
+    noisy = LabelledTexts(tuple(texts), tuple(labels), "noisy")
+    config = ClassifierConfig(units=4, embedding_dim=8, vocab_size=80, min_frequency=1,
+                              max_length=32)
+    result = train_classifier(noisy, config, TrainingConfig(epochs=2, tune_threshold="f1"),
+                              tmp_path / "m", validation=noisy, test=tiny_data[1], verbose=0)
+    threshold = result.config.threshold
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["classifier"]
+    assert saved["threshold"] == threshold and 0 < threshold < 1
+    record = result.metrics["threshold"]
+    assert record["metric"] == "f1" and record["threshold"] == threshold
+    assert record["positive_label"] == "pos"
+    tuned, default = record["validation"]["f1_pos"]["tuned"], \
+        record["validation"]["f1_pos"]["default"]
+    assert tuned >= default
+    predictor = Predictor.load(tmp_path / "m")
+    probabilities = predictor.predict_proba(list(noisy.texts))
+    # the threshold is the best on the validation rows (calibrated probabilities)
+    y = np.array([label == "pos" for label in noisy.labels])
+    assert threshold == pytest.approx(tune_threshold(y, probabilities[:, 1], "f1"))
+    given = [r["label"] for r in predictor.predict(list(noisy.texts))]
+    assert given == ["pos" if p >= threshold else "neg" for p in probabilities[:, 1]]
+    assert result.metrics["validation"]["decision"] == {"threshold": threshold,
+                                                        "positive_label": "pos"}
+    # without tuning, none is saved: the argmax
+    plain = train_classifier(noisy.head(100), config, TrainingConfig(epochs=1),
+                             tmp_path / "p", verbose=0)
+    assert plain.config.threshold is None and "threshold" not in plain.metrics
+
+
+def test_a_threshold_needs_two_classes_before_any_training(tmp_path, tiny_data):
+    from sentiment.errors import ConfigError
+
+    train = tiny_data[0]
+    three = LabelledTexts(train.texts[:90], tuple("abc"[i % 3] for i in range(90)), "three")
+    with pytest.raises(ConfigError, match="--tune-threshold accuracy needs two classes or "
+                                          "multi-label data; three has 3 classes"):
+        train_classifier(three, ClassifierConfig(units=4, embedding_dim=4),
+                         TrainingConfig(tune_threshold="accuracy"), tmp_path / "m", verbose=0)
+    assert not (tmp_path / "m").exists()

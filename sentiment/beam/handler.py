@@ -30,7 +30,8 @@ from apache_beam.ml.inference.base import ModelHandler
 
 from ..config import CONFIG_FILE, INFERENCE_BATCH_SIZE
 from ..errors import ConfigError, ModelError
-from ..io.formats import ERROR_COLUMN, LABEL_COLUMN, PROBABILITY_PREFIX, SCORE_COLUMN
+from ..io.formats import (ERROR_COLUMN, LABEL_COLUMN, LABELS_COLUMN, PROBABILITY_PREFIX,
+                          SCORE_COLUMN)
 
 #: The file that marks a ``sentiment export`` SavedModel (``sentiment.export``).
 EXPORT_MARKER = "sentiment_export.json"
@@ -71,16 +72,21 @@ def _local_copy(model_dir: str) -> Path:
 
 
 class _ExportPredictor:
-    """``labels`` and ``predict_proba`` over a ``sentiment export`` SavedModel."""
+    """``labels``, ``decision`` and ``predict_proba`` over a ``sentiment export``
+    SavedModel; ``decision`` keywords as :meth:`DecisionRule.for_config` takes them."""
 
-    def __init__(self, export_dir: Path):
+    def __init__(self, export_dir: Path, **decision):
         import json
 
+        from ..config import ClassifierConfig
+        from ..decisions import DecisionRule
         from ..export import load_export
 
         self.loaded = load_export(export_dir)
         info = json.loads((export_dir / EXPORT_MARKER).read_text(encoding="utf-8"))
         self.labels = tuple(info["labels"])
+        self.decision = DecisionRule.for_config(
+            ClassifierConfig.from_dict(info["classifier"]), **decision)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = INFERENCE_BATCH_SIZE):
         import numpy as np
@@ -95,28 +101,32 @@ class _ExportPredictor:
                 else np.zeros((0, len(self.labels)), dtype=np.float32))
 
 
-def load_predictor(model_dir: str):
-    """A predictor for a model directory or a ``sentiment export`` SavedModel.
+def load_predictor(model_dir: str, decision: dict | None = None):
+    """A predictor for a model directory or a ``sentiment export`` SavedModel, deciding
+    labels with ``decision`` (``threshold``, ``abstain_below``, ``abstain_label``; see
+    :class:`sentiment.decisions.DecisionRule`) over the saved thresholds.
 
     Imports ``tensorflow_text`` first, on the worker, so that its ops are registered before
     any graph that uses them is loaded.
 
     Returns:
-        An object with ``labels`` and ``predict_proba(texts, batch_size) -> (n, classes)
-        float32``: a :class:`sentiment.Predictor`, or a wrapper of the SavedModel.
+        An object with ``labels``, ``decision`` and ``predict_proba(texts, batch_size) ->
+        (n, classes) float32``: a :class:`sentiment.Predictor`, or a wrapper of the
+        SavedModel.
 
     Raises:
         ModelError: when the directory holds neither (the message names it).
+        ConfigError: for a ``decision`` the model cannot take.
     """
     import tensorflow_text  # noqa: F401  registers the tf-text ops on this worker
 
     local = _local_copy(model_dir)
     if (local / EXPORT_MARKER).is_file():
-        return _ExportPredictor(local)
+        return _ExportPredictor(local, **(decision or {}))
     if (local / CONFIG_FILE).is_file():
         from ..predictor import Predictor
 
-        return Predictor.load(local)
+        return Predictor.load(local, **(decision or {}))
     raise ModelError(f"{model_dir} is neither a model directory (config.json) nor a sentiment "
                      f"export ({EXPORT_MARKER})")
 
@@ -133,10 +143,14 @@ class SentimentModelHandler(ModelHandler):
             (records per ``predict_proba`` call, which sorts them by length into model
             batches).
         batch_size: texts per model call within a batch.
+        decision: ``threshold``, ``abstain_below``, ``abstain_label`` in place of the saved
+            decision rule (:func:`load_predictor`).
 
     Each output record is the input record (every field kept) plus ``predicted_label``
     (``str`` or ``None``), ``predicted_score`` (``float`` or ``None``), ``prob_<label>`` with
-    ``probabilities``, and ``error`` (``None``, or why the record got no prediction).
+    ``probabilities``, and ``error`` (``None``, or why the record got no prediction); for a
+    multi-label model ``predicted_labels`` (a list of names, or ``None``) and every
+    ``prob_<label>`` in place of the first three.
 
     Raises:
         ConfigError: when the batch sizes are not integers >= 1 with
@@ -146,7 +160,7 @@ class SentimentModelHandler(ModelHandler):
     def __init__(self, model_dir: str | os.PathLike, *, text_column: str = "text",
                  probabilities: bool = False, min_batch_size: int = INFERENCE_BATCH_SIZE,
                  max_batch_size: int = MAX_RECORDS_PER_BATCH,
-                 batch_size: int = INFERENCE_BATCH_SIZE):
+                 batch_size: int = INFERENCE_BATCH_SIZE, decision: dict | None = None):
         for name, value in (("min_batch_size", min_batch_size),
                             ("max_batch_size", max_batch_size), ("batch_size", batch_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -160,15 +174,16 @@ class SentimentModelHandler(ModelHandler):
         self.min_batch_size = min_batch_size
         self.max_batch_size = max_batch_size
         self.batch_size = batch_size
+        self.decision = dict(decision or {})
 
     def load_model(self):
         """Runs on the worker: the predictor (:func:`load_predictor`)."""
-        return load_predictor(self.model_dir)
+        return load_predictor(self.model_dir, self.decision)
 
     def run_inference(self, batch: Sequence[dict], model, inference_args=None
                       ) -> Iterable[dict]:
         """``batch`` of records -> the same records with the prediction fields, in order."""
-        from ..scoring import predict_chunk
+        from ..scoring import decision_rule, predict_chunk
 
         texts, row_errors = [], {}
         for row, record in enumerate(batch):
@@ -181,14 +196,18 @@ class SentimentModelHandler(ModelHandler):
         predictions = predict_chunk(model, texts, batch_size=self.batch_size,
                                     row_errors=row_errors)
         labels = list(model.labels)
+        multi_label = decision_rule(model).multi_label
         for row, record in enumerate(batch):
             out = dict(record) if isinstance(record, dict) else {"record": repr(record)}
             out.pop(INPUT_ERROR_FIELD, None)
             error = predictions.errors[row]
             scored = error is None
-            out[LABEL_COLUMN] = predictions.labels[row] if scored else None
-            out[SCORE_COLUMN] = float(predictions.scores[row]) if scored else None
-            if self.probabilities:
+            if multi_label:  # the labels given (a list), and every label's probability
+                out[LABELS_COLUMN] = list(predictions.labels[row]) if scored else None
+            else:
+                out[LABEL_COLUMN] = predictions.labels[row] if scored else None
+                out[SCORE_COLUMN] = float(predictions.scores[row]) if scored else None
+            if self.probabilities or multi_label:
                 for column, label in enumerate(labels):
                     out[PROBABILITY_PREFIX + label] = (
                         float(predictions.probabilities[row, column]) if scored else None)

@@ -33,9 +33,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from ..config import INFERENCE_BATCH_SIZE
 from ..errors import ConfigError, DataError, ModelError, SentimentError
-from ..io.formats import (ERROR_COLUMN, INPUT_FORMATS, LABEL_COLUMN, PROBABILITY_PREFIX,
-                          SCORE_COLUMN, suffix_format)
-from ..scoring import output_columns
+from ..io.formats import (ERROR_COLUMN, INPUT_FORMATS, LABEL_COLUMN, LABELS_COLUMN,
+                          LABELS_DELIMITER, PROBABILITY_PREFIX, SCORE_COLUMN, suffix_format)
+from ..scoring import decision_rule, output_columns
 from .handler import (INPUT_ERROR_FIELD, MAX_RECORDS_PER_BATCH, SentimentModelHandler,
                       load_predictor)
 
@@ -56,21 +56,24 @@ class ScoreTexts(beam.PTransform):
         probabilities: add ``prob_<label>`` per class.
         min_batch_size, max_batch_size: records per ``RunInference`` batch.
         batch_size: texts per model call within a batch (sorted by length).
+        decision: ``threshold``, ``abstain_below``, ``abstain_label`` in place of the
+            model's saved decision rule (:class:`sentiment.decisions.DecisionRule`).
 
     Output records: every input field, then ``predicted_label``, ``predicted_score``,
-    ``prob_<label>`` (with ``probabilities``) and ``error``; see
+    ``prob_<label>`` (with ``probabilities``) and ``error`` (a multi-label model:
+    ``predicted_labels``, every ``prob_<label>``, ``error``); see
     :class:`sentiment.beam.handler.SentimentModelHandler`.
     """
 
     def __init__(self, model_dir: str | os.PathLike, *, text_column: str = "text",
                  probabilities: bool = False, min_batch_size: int = INFERENCE_BATCH_SIZE,
                  max_batch_size: int = MAX_RECORDS_PER_BATCH,
-                 batch_size: int = INFERENCE_BATCH_SIZE):
+                 batch_size: int = INFERENCE_BATCH_SIZE, decision: dict | None = None):
         super().__init__()
         self.handler = SentimentModelHandler(
             model_dir, text_column=text_column, probabilities=probabilities,
             min_batch_size=min_batch_size, max_batch_size=max_batch_size,
-            batch_size=batch_size)
+            batch_size=batch_size, decision=decision)
 
     def expand(self, records):
         return (records
@@ -288,34 +291,48 @@ def read_records(pipeline, pattern: str, input_format: str, text_column: str = "
             | "AsRecords" >> beam.Map(lambda line: {"text": line}))
 
 
-def _output_schema(schema, labels: Sequence[str], probabilities: bool):
+def _output_schema(schema, labels: Sequence[str], probabilities: bool,
+                   multi_label: bool = False):
     import pyarrow as pa
 
-    added = output_columns(labels, probabilities)
+    added = output_columns(labels, probabilities, multi_label)
     fields = [field for field in schema if field.name not in added]
-    fields += [pa.field(LABEL_COLUMN, pa.string()), pa.field(SCORE_COLUMN, pa.float32())]
-    if probabilities:
+    if multi_label:
+        fields.append(pa.field(LABELS_COLUMN, pa.list_(pa.string())))
+    else:
+        fields += [pa.field(LABEL_COLUMN, pa.string()), pa.field(SCORE_COLUMN, pa.float32())]
+    if probabilities or multi_label:
         fields += [pa.field(PROBABILITY_PREFIX + label, pa.float32()) for label in labels]
     fields.append(pa.field(ERROR_COLUMN, pa.string()))
     return pa.schema(fields)
 
 
+def _join_labels(record: dict) -> dict:
+    """A multi-label record's ``predicted_labels`` list as one delimited string (CSV, TSV)."""
+    given = record.get(LABELS_COLUMN)
+    return record if given is None else {**record,
+                                         LABELS_COLUMN: LABELS_DELIMITER.join(given)}
+
+
 def write_records(records, prefix: str, output_format: str, layout: _Layout,
-                  labels: Sequence[str], probabilities: bool, num_shards: int = 0):
-    """Write scored records as ``prefix-SSSSS-of-NNNNN.<format>`` files with Beam's IO.
+                  labels: Sequence[str], probabilities: bool, num_shards: int = 0,
+                  multi_label: bool = False):
+    """Write scored records as ``prefix-SSSSS-of-NNNNN.<format>`` files with Beam's IO
+    (a multi-label model's ``predicted_labels``: a list in Parquet and JSON Lines, joined by
+    commas in CSV and TSV).
 
     Raises:
         ConfigError: for Parquet output without a Parquet input (the schema must be known
             before the first row), or CSV/TSV output of JSON Lines input (so are the columns).
     """
-    added = output_columns(labels, probabilities)
+    added = output_columns(labels, probabilities, multi_label)
     if output_format == "parquet":
         if layout.schema is None:
             raise ConfigError("--engine beam writes Parquet from Parquet input only (the "
                               "schema must be known before the first row); use "
                               "--output-format jsonl")
         return records | "WriteParquet" >> beam.io.WriteToParquet(
-            prefix, _output_schema(layout.schema, labels, probabilities),
+            prefix, _output_schema(layout.schema, labels, probabilities, multi_label),
             file_name_suffix=".parquet", num_shards=num_shards)
     if output_format == "jsonl":
         return (records | "ToJson" >> beam.Map(_to_json_line)
@@ -328,6 +345,8 @@ def write_records(records, prefix: str, output_format: str, layout: _Layout,
     delimiter = "," if output_format == "csv" else "\t"
     columns = [column for column in layout.columns if column not in added] + added
     header = _to_delimited_line({column: column for column in columns}, columns, delimiter)
+    if multi_label:
+        records = records | "JoinLabels" >> beam.Map(_join_labels)
     return (records | "ToDelimited" >> beam.Map(_to_delimited_line, columns, delimiter)
             | "WriteDelimited" >> beam.io.WriteToText(
                 prefix, file_name_suffix=f".{output_format}", header=header,
@@ -422,7 +441,7 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
                 overwrite_columns: bool = False,
                 batch_size: int = INFERENCE_BATCH_SIZE, runner: str | None = None,
                 beam_options: Sequence[str] = (), num_workers: int | None = None,
-                num_shards: int = 0) -> BeamScoreResult:
+                num_shards: int = 0, decision: dict | None = None) -> BeamScoreResult:
     """Score every row of the files matching ``input_pattern`` on Apache Beam.
 
     Args:
@@ -443,6 +462,8 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
             by length into model batches).
         runner, beam_options, num_workers: see :func:`pipeline_options`.
         num_shards: output files (0: the runner decides).
+        decision: ``threshold``, ``abstain_below``, ``abstain_label`` in place of the
+            model's saved decision rule (checked here, before the pipeline starts).
 
     Returns:
         :class:`BeamScoreResult`.
@@ -478,8 +499,9 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
     if "://" not in str(model_dir) and not os.path.exists(os.path.expanduser(str(model_dir))):
         raise ModelError(f"{model_dir} does not exist; train one with `sentiment train` "
                          "or pass --model DIR")
-    labels = list(load_predictor(str(model_dir)).labels)
-    added = output_columns(labels, probabilities)
+    checked = load_predictor(str(model_dir), decision)
+    labels, multi_label = list(checked.labels), decision_rule(checked).multi_label
+    added = output_columns(labels, probabilities, multi_label)
     clash = [name for name in known or () if name in added]
     if clash and not overwrite_columns:
         raise DataError(f"{input_pattern}: the input already has the column(s) "
@@ -493,9 +515,9 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
     records = read_records(pipeline, input_pattern, input_format, text_column)
     scored = records | "ScoreTexts" >> ScoreTexts(
         str(model_dir), text_column=text_column, probabilities=probabilities,
-        batch_size=batch_size)
+        batch_size=batch_size, decision=decision)
     write_records(scored, output_prefix, output_format, layout, labels, probabilities,
-                  num_shards=num_shards)
+                  num_shards=num_shards, multi_label=multi_label)
     try:
         result = pipeline.run()
         state = result.wait_until_finish()

@@ -19,11 +19,13 @@ from .export import export
 from .forecast import forecast
 from .options import (
     CliError,
+    decision_options,
     inference_batch_size_option,
     json_option,
     keep_label_strings_option,
     label_column_option,
     model_option,
+    multi_label_data_options,
     quiet_option,
     inference_tensorflow,
     quiet_tensorflow,
@@ -33,7 +35,7 @@ from .options import (
 from .score import score
 from .serve import serve
 
-NAMED_DATASETS = ("imdb", "sst2")
+NAMED_DATASETS = ("imdb", "sst2", "goemotions")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,6 +62,7 @@ def main():
 @text_column_option
 @label_column_option
 @keep_label_strings_option
+@multi_label_data_options
 @config_options(ClassifierConfig)
 @config_options(TrainingConfig)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
@@ -71,10 +74,22 @@ def main():
 @quiet_option
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column,
-          keep_label_strings, limit, output_dir, quiet, **settings):
-    """Train a classifier and save it as one model directory."""
+          keep_label_strings, label_delimiter, label_names_file, limit, output_dir, quiet,
+          **settings):
+    """Train a classifier and save it as one model directory.
+
+    \b
+      sentiment train                                  # IMDB, two classes
+      sentiment train --train reviews.csv --test held_out.csv
+      sentiment train --train tickets.jsonl --multi-label --label-column tags
+      sentiment train --dataset goemotions             # 28 labels, multi-label
+    """
     if dataset and train_file:
         raise click.UsageError("give either --dataset or --train, not both")
+    multi_label_read = settings.get("multi_label") or False
+    if label_names_file and not multi_label_read:
+        raise click.UsageError("--label-names needs --multi-label")
+    _check_label_file_options(train_file, "--train")
     if not train_file and (validation_file or test_file):
         raise click.UsageError("--validation and --test need --train")
     # settings are checked (ConfigError -> exit 2) before any data or TensorFlow is loaded
@@ -89,37 +104,53 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     click.get_current_context().with_resource(output_lock(output))
     check_replaceable(output, CLASSIFIER_ARTIFACT)  # before minutes of data loading
     quiet_tensorflow()
-    from ..data import load_labelled_file, load_named_dataset
+    from ..data import load_label_names, load_labelled_file, load_named_dataset
     from ..training import train_classifier
 
     if train_file:
+        names = load_label_names(label_names_file) if label_names_file else None
+
         def read(path):
             return load_labelled_file(path, text_column, label_column,
-                                      keep_label_strings=keep_label_strings)
+                                      keep_label_strings=keep_label_strings,
+                                      multi_label=multi_label_read,
+                                      label_delimiter=label_delimiter, label_names=names)
 
         train_data = read(train_file)
         validation_data = read(validation_file) if validation_file else None
         test_data = read(test_file) if test_file else None
-        label_names = None
+        label_names, label_order = None, names
     else:
         splits = load_named_dataset(dataset or "imdb")
         train_data, validation_data, test_data = splits.train, splits.validation, splits.test
-        label_names = splits.label_names
+        label_names, label_order = splits.label_names, splits.label_order or None
     if limit:
         train_data = train_data.sample(limit, training_config.seed)
 
     result = train_classifier(
         train_data, model_config, training_config, output,
         validation=validation_data, test=test_data, label_names=label_names,
-        verbose=0 if quiet else 1,
+        label_order=label_order, verbose=0 if quiet else 1,
     )
     metrics = result.metrics
     if "test" in metrics:
         test_metrics = metrics["test"]
-        click.echo(f"test accuracy {test_metrics['accuracy']:.4f}  macro F1 "
-                   f"{test_metrics['macro_f1']:.4f}"
-                   + (f"  ROC-AUC {test_metrics['roc_auc']:.4f}"
-                      if test_metrics.get("roc_auc") is not None else ""))
+        if test_metrics.get("multi_label"):
+            click.echo(f"test micro F1 {test_metrics['micro_f1']:.4f}  macro F1 "
+                       f"{test_metrics['macro_f1']:.4f}  subset accuracy "
+                       f"{test_metrics['subset_accuracy']:.4f}")
+        else:
+            click.echo(f"test accuracy {test_metrics['accuracy']:.4f}  macro F1 "
+                       f"{test_metrics['macro_f1']:.4f}"
+                       + (f"  ROC-AUC {test_metrics['roc_auc']:.4f}"
+                          if test_metrics.get("roc_auc") is not None else ""))
+    threshold = metrics.get("threshold")
+    if threshold and "threshold" in threshold:
+        click.echo(f"threshold {threshold['threshold']:.4f} (tuned on validation for "
+                   f"{threshold['metric']})")
+    elif threshold:
+        click.echo(f"thresholds per label tuned on validation for {threshold['metric']} "
+                   f"(config.json)")
     calibration = metrics.get("calibration")
     if calibration:
         split = "test" if "test" in calibration else "validation"
@@ -131,18 +162,31 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     click.echo(f"model saved to {output}")
 
 
-def _load_predictor(model_dir):
+def _check_label_file_options(file, option):
+    """``--label-delimiter`` and ``--label-names`` read a file: a usage error without one."""
+    context = click.get_current_context()
+    given = [name for name, param in (("--label-delimiter", "label_delimiter"),
+                                      ("--label-names", "label_names_file"))
+             if context.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT]
+    if given and not file:
+        raise click.UsageError(f"{' and '.join(given)} {'reads' if len(given) == 1 else 'read'}"
+                               f" the labels of a {option} file, not of a named data set")
+
+
+def _load_predictor(model_dir, decision=None):
     inference_tensorflow()
     from ..paths import default_model_dir
     from ..predictor import Predictor
 
-    return Predictor.load(Path(model_dir) if model_dir else default_model_dir())
+    return Predictor.load(Path(model_dir) if model_dir else default_model_dir(),
+                          **(decision or {}))
 
 
 @main.command()
 @model_option
 @json_option
 @inference_batch_size_option
+@decision_options
 @click.option("--explain", is_flag=True,
               help="Also show per-token attributions (integrated gradients, or attention "
               "weights where the model has them), one text at a time.")
@@ -157,8 +201,8 @@ def _load_predictor(model_dir):
 @click.argument("texts", nargs=-1, required=True)
 @click.pass_context
 @translate_errors
-def predict(ctx, model_dir, as_json, batch_size, explain, explain_method, target, steps,
-            texts):
+def predict(ctx, model_dir, as_json, batch_size, decision, explain, explain_method, target,
+            steps, texts):
     """Print the label and probability of each TEXT, one line each."""
     given = [option for name, option in (("explain_method", "--method"),
                                          ("target", "--target"), ("steps", "--steps"))
@@ -166,7 +210,7 @@ def predict(ctx, model_dir, as_json, batch_size, explain, explain_method, target
     if given and not explain:
         raise click.UsageError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} "
                                "--explain")
-    predictor = _load_predictor(model_dir)
+    predictor = _load_predictor(model_dir, decision)
     if explain:
         from ..explain import format_explanation
 
@@ -179,6 +223,9 @@ def predict(ctx, model_dir, as_json, batch_size, explain, explain_method, target
     for result in predictor.predict(list(texts), batch_size=batch_size):
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
+        elif "labels" in result:  # multi-label: each label given, with its probability
+            click.echo("\t".join(f"{name} {result['scores'][name]:.4f}"
+                                 for name in result["labels"]) or "(no label)")
         else:
             click.echo(f"{result['label']}\t{result['score']:.4f}")
 
@@ -192,17 +239,22 @@ def predict(ctx, model_dir, as_json, batch_size, explain, explain_method, target
 @text_column_option
 @label_column_option
 @keep_label_strings_option
+@multi_label_data_options
 @inference_batch_size_option
+@decision_options
 @json_option
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Also write metrics.json, confusion_matrix.png, roc.png, calibration.png "
-              "and errors.csv into this directory (needs matplotlib).")
+              "and errors.csv into this directory (multi-label models: per_label_f1.png in "
+              "place of the confusion matrix and ROC curves; needs matplotlib).")
 @translate_errors
 def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_label_strings,
-             batch_size, as_json, report_dir):
-    """Report accuracy, macro F1, ROC-AUC and the confusion matrix on labelled data."""
+             label_delimiter, label_names_file, batch_size, decision, as_json, report_dir):
+    """Report accuracy, macro F1, ROC-AUC and the confusion matrix on labelled data (micro and
+    macro F1, Hamming loss and per-label figures for a multi-label model)."""
     if bool(dataset) == bool(test_file):
         raise click.UsageError("give exactly one of --dataset or --test")
+    _check_label_file_options(test_file, "--test")
     if report_dir:
         from ..reports import check_report_paths, require_matplotlib
 
@@ -210,13 +262,19 @@ def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_labe
 
         require_matplotlib()  # fail before the model loads
         check_report_paths(report_dir, test_file, model_dir or default_model_dir())
-    predictor = _load_predictor(model_dir)
-    from ..data import load_labelled_file, load_named_dataset
+    predictor = _load_predictor(model_dir, decision)
+    from ..data import load_label_names, load_labelled_file, load_named_dataset
     from ..evaluation import evaluate_predictor, format_report
 
+    if label_names_file and not predictor.multi_label:
+        raise click.UsageError("--label-names is for multi-label models")
     data = (load_labelled_file(test_file, text_column, label_column,
-                               keep_label_strings=keep_label_strings) if test_file
-            else load_named_dataset(dataset).test)
+                               keep_label_strings=keep_label_strings,
+                               multi_label=predictor.multi_label,
+                               label_delimiter=label_delimiter,
+                               label_names=(load_label_names(label_names_file)
+                                            if label_names_file else None))
+            if test_file else load_named_dataset(dataset).test)
     if report_dir:
         from ..reports import evaluate_with_report
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import click
@@ -33,8 +35,8 @@ def export(model_dir, output_dir):
     check_not_input(output_dir, source)
     check_not_inside(output_dir, source)
     quiet_tensorflow()
-    from ..export import export_saved_model
+    from ..export import EXPORT_INFO_FILE, export_saved_model
 
     written = export_saved_model(source, output_dir)
-    click.echo(f"SavedModel written to {written} (signature 'serve': texts -> probabilities, "
-               "label)")
+    outputs = ", ".join(json.loads((written / EXPORT_INFO_FILE).read_text("utf-8"))["outputs"])
+    click.echo(f"SavedModel written to {written} (signature 'serve': texts -> {outputs})")

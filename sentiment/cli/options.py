@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..config import INFERENCE_BATCH_SIZE
+from ..config import ABSTAIN_LABEL, INFERENCE_BATCH_SIZE
 from ..errors import SentimentError
 
 
@@ -118,3 +118,43 @@ inference_batch_size_option = click.option(
 )
 
 quiet_option = click.option("--quiet", is_flag=True, help="No progress output.")
+
+
+def decision_options(func):
+    """``--threshold``, ``--abstain-below`` and ``--abstain-label``: how probabilities become
+    labels at prediction time (:class:`sentiment.decisions.DecisionRule`); the command gets
+    them as one ``decision`` dict of the keywords ``Predictor.load`` takes."""
+    probability = click.FloatRange(0.0, 1.0)
+
+    @click.option("--threshold", type=probability, default=None, metavar="P",
+                  help="Decision threshold on the probability of the second class (two-class "
+                  "models), or of every label (multi-label models), in place of the saved "
+                  "one (default: the saved threshold, else the most probable class).")
+    @click.option("--abstain-below", type=probability, default=None, metavar="P",
+                  help="Give --abstain-label instead of a label whose probability is below P "
+                  "(single-label models).")
+    @click.option("--abstain-label", default=ABSTAIN_LABEL, show_default=True,
+                  help="The label given with --abstain-below.")
+    @functools.wraps(func)
+    def wrapper(*args, threshold, abstain_below, abstain_label, **kwargs):
+        source = click.get_current_context().get_parameter_source("abstain_label")
+        if abstain_below is None and source is not click.core.ParameterSource.DEFAULT:
+            raise click.UsageError("--abstain-label needs --abstain-below")
+        decision = {"threshold": threshold, "abstain_below": abstain_below,
+                    "abstain_label": abstain_label}
+        return func(*args, decision=decision, **kwargs)
+
+    return wrapper
+
+
+def multi_label_data_options(func):
+    """``--label-delimiter`` and ``--label-names``: how a multi-label file's label column is
+    read (:func:`sentiment.data.load_labelled_file`)."""
+    func = click.option(
+        "--label-names", "label_names_file", type=click.Path(dir_okay=False), default=None,
+        help="Multi-label: a file of label names, one per line; the label column then holds "
+        "indices into it (0 is the first line).")(func)
+    return click.option(
+        "--label-delimiter", default=",", show_default=True,
+        help="Multi-label: the separator of the labels in a text cell (JSON Lines and Parquet "
+        "lists need none).")(func)

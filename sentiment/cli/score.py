@@ -6,6 +6,7 @@ import: TensorFlow and pyarrow load inside the command.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
@@ -16,6 +17,7 @@ import click
 from ..io.formats import INPUT_FORMATS, OUTPUT_FORMATS  # pure Python: no pyarrow here
 from .options import (
     CliError,
+    decision_options,
     inference_batch_size_option,
     inference_tensorflow,
     model_option,
@@ -103,12 +105,14 @@ def _raise_terminated(signum, frame):
 @click.option("--num-shards", type=click.IntRange(min=0), default=0, show_default=True,
               help="With --engine beam: output files (0: the runner decides).")
 @click.option("--quiet", is_flag=True, help="No progress or summary on standard error.")
+@decision_options
 @translate_errors
 def score(input_path, output_path, model_dir, text_column, input_format, output_format,
           probabilities, overwrite_columns, batch_size, chunk_size, resume, engine, runner,
-          beam_options, num_shards, quiet):
+          beam_options, num_shards, quiet, decision):
     """Classify every row of INPUT (CSV, TSV, JSON Lines, Parquet, text lines, or - for
-    standard input) and write it with predicted_label, predicted_score and error columns.
+    standard input) and write it with predicted_label, predicted_score and error columns
+    (a multi-label model: predicted_labels, prob_<label> per label and error).
 
     \b
       sentiment score tickets.csv -o scored.csv
@@ -119,7 +123,7 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
     if engine == "beam":
         return _score_on_beam(input_path, output_path, model_dir, text_column, input_format,
                               output_format, probabilities, overwrite_columns, batch_size,
-                              resume, runner, beam_options, num_shards, quiet)
+                              resume, runner, beam_options, num_shards, quiet, decision)
     if runner or beam_options or num_shards:
         raise click.UsageError("--runner, --beam-option and --num-shards need --engine beam")
     if resume and (output_path in (None, "-") or input_path == "-"):
@@ -144,6 +148,8 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
     model_id = str(model_path.absolute())
     if model_file.is_file():
         model_id += f"@{model_file.stat().st_mtime_ns}"
+    # a resumed run must decide as the first one did
+    model_id += " " + json.dumps(decision, sort_keys=True)
     progress = _Progress() if not quiet and sys.stderr.isatty() else None
     previous = None
     try:
@@ -152,7 +158,7 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
         pass
     try:
         result = score_file(
-            lambda: Predictor.load(model_path), input_path, output_path,
+            lambda: Predictor.load(model_path, **decision), input_path, output_path,
             text_column=text_column, input_format=input_format, output_format=output_format,
             probabilities=probabilities, overwrite_columns=overwrite_columns,
             batch_size=batch_size, chunk_size=chunk_size, resume=resume, model_id=model_id,
@@ -182,7 +188,7 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
 
 def _score_on_beam(input_pattern, output_prefix, model_dir, text_column, input_format,
                    output_format, probabilities, overwrite_columns, batch_size, resume, runner,
-                   beam_options, num_shards, quiet):
+                   beam_options, num_shards, quiet, decision):
     """``sentiment score --engine beam``: :func:`sentiment.beam.score_files`."""
     if input_pattern == "-" or output_prefix in (None, "-"):
         raise click.UsageError("--engine beam reads files (INPUT is a pattern) and needs "
@@ -210,7 +216,7 @@ def _score_on_beam(input_pattern, output_prefix, model_dir, text_column, input_f
                          input_format=input_format, output_format=output_format,
                          probabilities=probabilities, overwrite_columns=overwrite_columns,
                          batch_size=batch_size, runner=runner, beam_options=beam_options,
-                         num_shards=num_shards)
+                         num_shards=num_shards, decision=decision)
     if not quiet:
         seconds = time.monotonic() - started
         rows = "an unknown number of" if result.rows is None else f"{result.rows:,}"

@@ -23,14 +23,18 @@ from typing import Any
 from ..artifacts import ArtifactKind
 from ..errors import ModelError
 from .classifier import (
+    ABSTAIN_LABEL,
     ARCHITECTURES,
     DTYPE_POLICIES,
     EXPLAIN_METHODS,
+    IF_NO_LABEL,
     INFERENCE_BATCH_SIZE,
+    LABEL_THRESHOLDS,
     default_inference_threads,
     LEARNING_RATE_SCHEDULES,
     OPTIMIZERS,
     POOLINGS,
+    THRESHOLD_TUNING,
     TOKENIZERS,
     TRUNCATIONS,
     ClassifierConfig,
@@ -87,10 +91,12 @@ def read_config_file(model_dir: Path) -> dict[str, Any]:
 
 
 __all__ = [
-    "ARCHITECTURES", "BASELINES", "CLASSIFIER_ARTIFACT", "CONFIG_FILE", "DECODERS",
+    "ABSTAIN_LABEL", "ARCHITECTURES", "BASELINES", "CLASSIFIER_ARTIFACT", "CONFIG_FILE", "DECODERS",
     "DTYPE_POLICIES", "EXPLAIN_METHODS", "FORECASTER_ARCHITECTURES", "FORECASTER_ARTIFACT",
-    "FORECAST_DATASETS", "INFERENCE_BATCH_SIZE", "LEARNING_RATE_SCHEDULES", "METRICS_FILE",
-    "MODEL_FILE", "OPTIMIZERS", "POOLINGS", "SPLITS", "TOKENIZERS", "TRUNCATIONS",
+    "FORECAST_DATASETS", "IF_NO_LABEL", "INFERENCE_BATCH_SIZE", "LABEL_THRESHOLDS",
+    "LEARNING_RATE_SCHEDULES", "METRICS_FILE",
+    "MODEL_FILE", "OPTIMIZERS", "POOLINGS", "SPLITS", "THRESHOLD_TUNING", "TOKENIZERS",
+    "TRUNCATIONS",
     "VOCAB_FILE", "ClassifierConfig", "ConfigBase", "ForecastTrainingConfig",
     "ForecasterConfig", "TrainingConfig", "check_settings", "default_inference_threads",
     "read_config_file", "setting", "settings", "write_json",

@@ -22,6 +22,16 @@ LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "lazy_adam")
 #: Attribution methods of ``Predictor.explain`` (``sentiment predict --explain --method``).
 EXPLAIN_METHODS = ("auto", "integrated_gradients", "attention")
+#: What a multi-label model gives a text no label reaches the threshold of: no label, or its
+#: single most probable one (``ClassifierConfig.if_no_label``).
+IF_NO_LABEL = ("empty", "top")
+#: The label given where a prediction abstains (``--abstain-below``; ``--abstain-label``).
+ABSTAIN_LABEL = "uncertain"
+#: How training chooses decision thresholds on the validation split
+#: (``TrainingConfig.tune_threshold``): ``auto`` is ``f1`` for multi-label models, else none.
+THRESHOLD_TUNING = ("auto", "none", "f1", "accuracy")
+#: One threshold per label, or one for all (``TrainingConfig.label_thresholds``).
+LABEL_THRESHOLDS = ("per_label", "global")
 
 #: Texts per model call when predicting (``Predictor``, ``sentiment predict``, ``evaluate`` and
 #: ``score``). Texts are sorted by length into batches, so a large batch adds little padding
@@ -92,7 +102,18 @@ class ClassifierConfig(ConfigBase):
         temperature: the temperature the predicted probabilities are scaled by,
             ``softmax(log(p) / temperature)`` (:mod:`sentiment.calibration`, Guo et al. 2017);
             fitted on the validation split by training, 1.0 (no scaling) without
-            ``TrainingConfig.calibration`` and in files written before it.
+            ``TrainingConfig.calibration`` and in files written before it. For multi-label
+            models each label's probability is scaled alone, ``sigmoid(logit(p) / T)``.
+        multi_label: each text may have any number of the labels (none, one or several): one
+            sigmoid probability per label and binary cross-entropy, instead of a softmax over
+            classes.
+        threshold: two-class models: the decision threshold on the probability of
+            ``labels[1]`` (``TrainingConfig.tune_threshold``), ``None`` for the argmax;
+            multi-label models: one threshold for all labels, in place of ``thresholds``.
+        thresholds: multi-label models: the decision threshold of each label, tuned on the
+            validation split by training (``()``: 0.5 for each).
+        if_no_label: multi-label models: what a text gets when no label reaches its threshold:
+            ``empty`` (no label) or ``top`` (its single most probable label).
 
     Raises:
         ConfigError: on construction, when a value is out of range.
@@ -134,6 +155,16 @@ class ClassifierConfig(ConfigBase):
     label_values: tuple[str, ...] = ()
     dtype_policy: str = setting("float32", choices=DTYPE_POLICIES, cli=False)
     temperature: float = setting(1.0, min=0.0, min_open=True, cli=False)
+    multi_label: bool = setting(
+        False, negative=False,
+        help="Texts may have several labels each (a delimited string or a list per row): "
+        "one sigmoid output per label, a threshold per label tuned on validation.")
+    threshold: float | None = setting(None, min=0.0, max=1.0, cli=False)
+    thresholds: tuple[float, ...] = setting((), cli=False)
+    if_no_label: str = setting(
+        "empty", choices=IF_NO_LABEL,
+        help="Multi-label: what a text gets when no label reaches its threshold: no label "
+        "(empty) or its most probable one (top).")
 
     def __post_init__(self):
         if self.pooling is None:
@@ -152,6 +183,17 @@ class ClassifierConfig(ConfigBase):
         object.__setattr__(self, "label_values", tuple(str(x) for x in self.label_values))
         if self.label_values and len(self.label_values) != len(self.labels):
             raise ConfigError("labels and label_values must have the same length")
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+        if any(not 0.0 <= t <= 1.0 for t in self.thresholds):
+            raise ConfigError(f"thresholds must be probabilities in [0, 1]; received "
+                              f"{list(self.thresholds)}")
+        if self.thresholds and self.labels and len(self.thresholds) != len(self.labels):
+            raise ConfigError(f"thresholds has {len(self.thresholds)} values for "
+                              f"{len(self.labels)} labels")
+        if (self.threshold is not None and not self.multi_label and self.labels
+                and len(self.labels) != 2):
+            raise ConfigError(f"threshold needs a two-class model; this one has "
+                              f"{len(self.labels)} classes")
 
     @property
     def num_classes(self) -> int:
@@ -194,6 +236,14 @@ class TrainingConfig(ConfigBase):
             ``n_examples / (n_classes * count)``, scikit-learn's definition) or the path of a
             JSON object of class (name or raw value) -> weight
             (:func:`sentiment.labels.class_weights`); for imbalanced training data.
+        tune_threshold: choose the decision threshold on the validation split, after
+            calibration, for the best ``f1`` (of ``labels[1]`` for two classes; of each label
+            for multi-label models) or ``accuracy``; ``none`` keeps the argmax (0.5 per label
+            for multi-label models); ``auto`` (default): ``f1`` for multi-label models, else
+            ``none``. Saved as ``ClassifierConfig.threshold`` / ``thresholds``. Two-class and
+            multi-label models only.
+        label_thresholds: multi-label models: tune one threshold per label (``per_label``) or
+            one for all labels (``global``, for the best micro F1).
         calibration: after training, fit a temperature on the validation split by minimizing
             its log loss (temperature scaling, Guo et al., ICML 2017), saved as
             ``ClassifierConfig.temperature`` and applied wherever the model predicts.
@@ -230,6 +280,13 @@ class TrainingConfig(ConfigBase):
         "none", metavar="balanced|none|FILE",
         help="Loss weight per class: balanced (inverse class frequency, as scikit-learn), "
         "none, or a JSON file of class -> weight.")
+    tune_threshold: str = setting(
+        "auto", choices=THRESHOLD_TUNING,
+        help="Choose the decision threshold on the validation split for the best f1 or "
+        "accuracy (two-class and multi-label models); auto: f1 for multi-label, else none.")
+    label_thresholds: str = setting(
+        "per_label", choices=LABEL_THRESHOLDS,
+        help="Multi-label: tune a threshold per label, or one for all (global).")
     calibration: bool = setting(
         True, help="Fit a temperature on the validation split after training (temperature "
         "scaling), so the probabilities match how often they are right.")

@@ -31,6 +31,11 @@ STDIO = "-"
 #: its probability (the confidence of whichever class won, so not a polarity), one
 #: ``prob_<label>`` column per class (with ``probabilities``), and the row's error message.
 LABEL_COLUMN = "predicted_label"
+#: A multi-label model's column in place of ``predicted_label`` and ``predicted_score``: the
+#: labels given, a list in JSON Lines and Parquet, joined by :data:`LABELS_DELIMITER` in CSV
+#: and TSV (``prob_<label>`` columns are always added for such a model).
+LABELS_COLUMN = "predicted_labels"
+LABELS_DELIMITER = ","
 SCORE_COLUMN = "predicted_score"
 PROBABILITY_PREFIX = "prob_"
 ERROR_COLUMN = "error"
@@ -102,5 +107,5 @@ def resolve_output_format(input_format: str, output_path: str | os.PathLike | No
 
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "TABLE_FORMATS", "STDIN_FORMATS", "SUFFIXES",
-           "STDIO", "LABEL_COLUMN", "SCORE_COLUMN", "PROBABILITY_PREFIX", "ERROR_COLUMN",
+           "STDIO", "LABEL_COLUMN", "LABELS_COLUMN", "LABELS_DELIMITER", "SCORE_COLUMN", "PROBABILITY_PREFIX", "ERROR_COLUMN",
            "suffix_format", "detect_format", "table_format", "resolve_output_format"]

@@ -315,8 +315,10 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int,
             x, _ = AttentionPooling(config.units, name="attention_pool")(x)
     x = keras.layers.Dropout(config.dropout, name="dropout")(x)
     logits = keras.layers.Dense(config.num_classes, name="logits")(x)
-    probabilities = keras.layers.Activation("softmax", dtype="float32",
-                                            name="probabilities")(logits)
+    # multi-label: each label its own probability (sigmoid); else a softmax over the classes
+    probabilities = keras.layers.Activation(
+        "sigmoid" if getattr(config, "multi_label", False) else "softmax", dtype="float32",
+        name="probabilities")(logits)
     return keras.Model(ids, probabilities, name=name or f"sentiment_{config.arch}")
 
 

@@ -170,9 +170,9 @@ class ModelSlot:
             if self.stepper is not None:
                 self.stepper.warm_up()
         if settings.batching == "continuous" and self.stepper is None:
-            raise ConfigError("--batching continuous needs a forward-only recurrent model "
-                              "(lstm or gru, max, mean or last pooling); this one is not: "
-                              "use --batching auto or dynamic")
+            raise ConfigError("--batching continuous needs a forward-only recurrent "
+                              "single-label model (lstm or gru, max, mean or last pooling); "
+                              "this one is not: use --batching auto or dynamic")
         return predictor, time.perf_counter() - started
 
 
@@ -460,14 +460,21 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None,
         texts, columnar = parse_tf_serving_body(await _body_json(request, settings))
         state.check_count(texts)
         rows = await state.score(slot, texts)
-        labels = slot.predictor.labels
+        rule = slot.predictor.decision  # the saved thresholds, as the export applies them
 
         def build():
-            names = [labels[index] for index in np.argmax(rows, axis=1)] if len(rows) else []
+            # the outputs of `sentiment export`'s signature, by name
+            if rule.multi_label:
+                outputs = {"probabilities": rows.tolist(),
+                           "predicted": rule.label_sets(rows).tolist() if len(rows) else [],
+                           "thresholds": [rule.label_thresholds().tolist()] * len(rows)}
+            else:
+                outputs = {"probabilities": rows.tolist(),
+                           "label": rule.decide(rows) if len(rows) else []}
             if columnar:
-                return {"outputs": {"probabilities": rows.tolist(), "label": names}}
-            return {"predictions": [{"probabilities": row, "label": label}
-                                    for row, label in zip(rows.tolist(), names)]}
+                return {"outputs": outputs}
+            return {"predictions": [dict(zip(outputs, values))
+                                    for values in zip(*outputs.values())]}
 
         return json_response(None, body=await _encoded(build, len(texts)))
 

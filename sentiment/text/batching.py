@@ -46,18 +46,22 @@ def to_ragged_arrays(ids: tf.RaggedTensor) -> tuple[np.ndarray, np.ndarray]:
 def training_dataset(ids: tf.RaggedTensor, labels: np.ndarray, batch_size: int, *,
                      bucketing: bool = True, shuffle: bool = True, seed: int = 0,
                      max_length: int | None = None) -> tf.data.Dataset:
-    """A ``tf.data.Dataset`` of ``((batch, time) int32 ids, (batch,) int32 labels)``.
+    """A ``tf.data.Dataset`` of ``((batch, time) int32 ids, (batch,) int32 labels)``, or
+    ``(batch, labels) float32`` multi-hot labels.
 
     Args:
         ids: ``(n, None) int32`` ragged token ids, each row non-empty.
-        labels: ``(n,)`` int class indices.
+        labels: ``(n,)`` int class indices, or ``(n, labels)`` multi-hot rows
+            (multi-label).
         batch_size: examples per batch.
         bucketing: group texts of similar length (:func:`bucket_boundaries` of
             ``max_length``); otherwise each batch is padded to its own longest text.
         shuffle: reshuffle the examples every epoch (``seed`` makes it repeatable).
         max_length: the truncation length, for the bucket boundaries (default: longest row).
     """
-    labels = tf.constant(np.asarray(labels, dtype=np.int32))
+    labels = np.asarray(labels)
+    labels = tf.constant(labels.astype(np.int32 if labels.ndim == 1 else np.float32))
+    label_shape = labels.shape[1:]  # () for class indices, (labels,) for multi-hot rows
     flat_values, row_splits = ids.flat_values, ids.row_splits
     # slicing a RaggedTensor in tf.data yields ragged elements, which padded_batch and
     # bucket_by_sequence_length refuse; slice the flat values by row instead
@@ -75,16 +79,16 @@ def training_dataset(ids: tf.RaggedTensor, labels: np.ndarray, batch_size: int, 
             element_length_func=lambda x, y: tf.shape(x)[0],
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padded_shapes=([None], []),
-            padding_values=(PAD_ID, 0),
+            padded_shapes=([None], label_shape),
+            padding_values=(PAD_ID, tf.constant(0, labels.dtype)),
         )
         # tf.data cannot know how many batches the buckets yield; telling it lets Keras show
         # the real step count and ETA from the first epoch on (not "1/Unknown")
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(
             bucketed_batch_count(ids.row_lengths().numpy(), boundaries, batch_size)))
     else:
-        dataset = dataset.padded_batch(batch_size, padded_shapes=([None], []),
-                                       padding_values=(PAD_ID, 0))
+        dataset = dataset.padded_batch(batch_size, padded_shapes=([None], label_shape),
+                                       padding_values=(PAD_ID, tf.constant(0, labels.dtype)))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

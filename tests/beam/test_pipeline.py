@@ -276,3 +276,25 @@ def test_pipeline_options():
     remote = pipeline_options("DataflowRunner", ["project=p", "region=europe-west1"])
     options = remote.get_all_options()
     assert options["project"] == "p" and options["region"] == "europe-west1"
+
+
+def test_a_multi_label_model_writes_its_label_lists(multilabel_model_dir, tmp_path):
+    runner = CliRunner()
+    rows = [{"id": f"r{i}", "text": text} for i, text in
+            enumerate(["i am so happy", "furious and scared", "the plot"])]
+    rows.append({"id": "empty", "text": ""})
+    source = tmp_path / "rows.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    prefix = tmp_path / "out" / "scored"
+    result = runner.invoke(main, ["score", str(source), "-o", str(prefix), "--engine", "beam",
+                                  "--model", str(multilabel_model_dir)])
+    assert result.exit_code == 0, result.output
+    scored = {row["id"]: row for row in read_shards(prefix, ".jsonl")}
+    local = tmp_path / "local.jsonl"
+    assert runner.invoke(main, ["score", str(source), "-o", str(local), "--model",
+                                str(multilabel_model_dir), "--quiet"]).exit_code == 0
+    for row in map(json.loads, local.read_text(encoding="utf-8").splitlines()):
+        assert scored[row["id"]]["predicted_labels"] == row["predicted_labels"]
+        assert scored[row["id"]]["prob_joy"] == pytest.approx(row["prob_joy"], abs=1e-6)
+    assert scored["r0"]["predicted_labels"] == ["joy"]
+    assert scored["empty"]["predicted_labels"] is None and scored["empty"]["error"]

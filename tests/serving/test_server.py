@@ -309,7 +309,7 @@ def test_continuous_batching_refuses_a_bidirectional_model(tiny_model_dir, tmp_p
     args = ["--model", str(tiny_model_dir), "--batching", "continuous"]
     with start_server(args, tmp_path / "server.log") as server:
         assert server.process.wait(120) != 0
-        assert ("--batching continuous needs a forward-only recurrent model"
+        assert ("--batching continuous needs a forward-only recurrent single-label model"
                 in server_log(server))
 
 
@@ -375,3 +375,30 @@ def test_readiness_api_keys_and_sigterm_with_a_request_in_flight(tiny_model_dir,
         assert server.process.wait(60) == 0, server_log(server)
         log = server_log(server)
         assert "received SIGTERM" in log and key not in log
+
+
+def test_a_multi_label_model_is_served_with_its_thresholds(multilabel_model_dir, tmp_path,
+                                                           http):
+    """A multi-label model: /v1/predict gives its labels and scores as Predictor.predict,
+    the TensorFlow Serving route the outputs of its SavedModel, and it is batched
+    dynamically (continuous batching is for single-label models)."""
+    from sentiment.predictor import Predictor
+
+    predictor = Predictor.load(multilabel_model_dir)
+    texts = ["i am so happy and glad", "furious and delighted", "the plot"]
+    with start_server(["--model", f"emotions={multilabel_model_dir}"],
+                      tmp_path / "server.log") as server:
+        wait_until_ready(server, http)
+        listing = http.get(f"{server.url}/v1/models").json()
+        assert listing["models"][0]["batching"] == "dynamic"
+        answer = http.post(f"{server.url}/v1/predict", json={"texts": texts}).json()
+        for result, want in zip(answer["predictions"], predictor.predict(texts)):
+            assert result["labels"] == want["labels"]
+            assert result["scores"] == pytest.approx(want["scores"], abs=TOLERANCE)
+        rows = http.post(f"{server.url}/v1/models/emotions:predict",
+                         json={"instances": texts}).json()["predictions"]
+        sets = predictor.decision.label_sets(predictor.predict_proba(texts))
+        assert [row["predicted"] for row in rows] == sets.tolist()
+        assert rows[0]["thresholds"] == pytest.approx(list(predictor.config.thresholds))
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(60) == 0, server_log(server)
