@@ -199,15 +199,7 @@ def multilabel_calibration_bins(y_true: np.ndarray, probabilities: np.ndarray,
     if y_true.shape != p.shape:
         raise ValueError(f"labels of shape {np.shape(y_true)} and probabilities of shape "
                          f"{np.shape(probabilities)} differ")
-    index = np.minimum((p * bins).astype(np.int64), bins - 1)
-    count = np.bincount(index, minlength=bins).astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        confidence = np.where(count > 0, np.bincount(index, weights=p, minlength=bins) / count,
-                              np.nan)
-        present = np.where(count > 0, np.bincount(index, weights=y_true, minlength=bins)
-                           / count, np.nan)
-    return {"edges": np.linspace(0.0, 1.0, bins + 1), "count": count,
-            "confidence": confidence, "accuracy": present}
+    return _reliability_bins(p, y_true, bins)
 
 
 def multilabel_calibration_error(y_true: np.ndarray, probabilities: np.ndarray,
@@ -220,13 +212,8 @@ def multilabel_calibration_error(y_true: np.ndarray, probabilities: np.ndarray,
     Raises:
         ValueError: when there are no cells or the shapes differ.
     """
-    stats = multilabel_calibration_bins(y_true, probabilities, bins)
-    count = stats["count"]
-    if count.sum() == 0:
-        raise ValueError("multilabel_calibration_error needs at least one cell")
-    filled = count > 0
-    gaps = np.abs(stats["accuracy"][filled] - stats["confidence"][filled])
-    return float((count[filled] * gaps).sum() / count.sum())
+    return _calibration_gap(multilabel_calibration_bins(y_true, probabilities, bins),
+                            "multilabel_calibration_error needs at least one cell")
 
 
 def calibration_bins(y_true: Sequence[int], probabilities: np.ndarray, bins: int = 10) -> dict:
@@ -245,15 +232,36 @@ def calibration_bins(y_true: Sequence[int], probabilities: np.ndarray, bins: int
     probabilities = np.asarray(probabilities, dtype=np.float64)
     confidence = probabilities.max(axis=1) if probabilities.size else np.zeros(0)
     correct = probabilities.argmax(axis=1) == y_true if probabilities.size else np.zeros(0, bool)
-    index = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    return _reliability_bins(confidence, correct.astype(np.float64), bins)
+
+
+def _reliability_bins(values: np.ndarray, outcomes: np.ndarray, bins: int) -> dict:
+    """``values`` ``(m,)`` in [0, 1] into ``bins`` equal-width bins (the last includes 1):
+    per bin the count, the mean value (``confidence``) and the mean of ``outcomes`` (``(m,)``
+    0/1; ``accuracy``), NaN for empty bins."""
+    index = np.minimum((values * bins).astype(np.int64), bins - 1)
     count = np.bincount(index, minlength=bins).astype(np.int64)
-    total_confidence = np.bincount(index, weights=confidence, minlength=bins)
-    total_correct = np.bincount(index, weights=correct.astype(np.float64), minlength=bins)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_confidence = np.where(count > 0, total_confidence / count, np.nan)
-        accuracy = np.where(count > 0, total_correct / count, np.nan)
+        mean_value = np.where(count > 0, np.bincount(index, weights=values, minlength=bins)
+                              / count, np.nan)
+        mean_outcome = np.where(count > 0, np.bincount(index, weights=outcomes,
+                                                       minlength=bins) / count, np.nan)
     return {"edges": np.linspace(0.0, 1.0, bins + 1), "count": count,
-            "confidence": mean_confidence, "accuracy": accuracy}
+            "confidence": mean_value, "accuracy": mean_outcome}
+
+
+def _calibration_gap(stats: dict, empty_message: str) -> float:
+    """``sum_b (n_b / n) * |accuracy_b - confidence_b|`` over the filled bins of ``stats``.
+
+    Raises:
+        ValueError: ``empty_message`` when every bin is empty.
+    """
+    count = stats["count"]
+    if count.sum() == 0:
+        raise ValueError(empty_message)
+    filled = count > 0
+    gaps = np.abs(stats["accuracy"][filled] - stats["confidence"][filled])
+    return float((count[filled] * gaps).sum() / count.sum())
 
 
 def expected_calibration_error(y_true: Sequence[int], probabilities: np.ndarray,
@@ -265,13 +273,8 @@ def expected_calibration_error(y_true: Sequence[int], probabilities: np.ndarray,
     Raises:
         ValueError: when there are no rows.
     """
-    stats = calibration_bins(y_true, probabilities, bins)
-    count = stats["count"]
-    if count.sum() == 0:
-        raise ValueError("expected_calibration_error needs at least one row")
-    filled = count > 0
-    gaps = np.abs(stats["accuracy"][filled] - stats["confidence"][filled])
-    return float((count[filled] * gaps).sum() / count.sum())
+    return _calibration_gap(calibration_bins(y_true, probabilities, bins),
+                            "expected_calibration_error needs at least one row")
 
 
 def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray,

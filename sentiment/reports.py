@@ -271,6 +271,13 @@ def _plot_calibration(plt, metrics: dict, path: Path, multi_label: bool = False)
     plt.close(figure)
 
 
+def _write_metrics(directory: Path, metrics: dict) -> None:
+    """``metrics.json`` of a report (indented JSON)."""
+    with open(directory / "metrics.json", "w", encoding="utf-8") as handle:
+        json.dump(metrics, handle, indent=2)
+        handle.write("\n")
+
+
 def _write_errors(path: Path, texts: Sequence[str], raw_labels: Sequence[str] | None,
                   y_true: np.ndarray, probabilities: np.ndarray, labels: Sequence[str],
                   rule=None) -> int:
@@ -336,9 +343,7 @@ def write_report(directory: str | Path, texts: Sequence[str], y_true: Sequence[i
                     directory / "confusion_matrix.png")
     _plot_roc(plt, y_true, probabilities, labels, directory / "roc.png")
     _plot_calibration(plt, metrics, directory / "calibration.png")
-    with open(directory / "metrics.json", "w", encoding="utf-8") as handle:
-        json.dump(metrics, handle, indent=2)
-        handle.write("\n")
+    _write_metrics(directory, metrics)
     return metrics
 
 
@@ -438,9 +443,7 @@ def write_multilabel_report(directory: str | Path, texts: Sequence[str], y_true:
         rule.labels)
     _plot_label_f1(plt, metrics, directory / "per_label_f1.png")
     _plot_calibration(plt, metrics, directory / "calibration.png", multi_label=True)
-    with open(directory / "metrics.json", "w", encoding="utf-8") as handle:
-        json.dump(metrics, handle, indent=2)
-        handle.write("\n")
+    _write_metrics(directory, metrics)
     return metrics
 
 
