@@ -47,6 +47,13 @@ GOEMOTIONS_CONFIGS = (
     ("bigru 128, 6 epochs, balanced weights",
      {"arch": "bigru", "units": 128, "max_length": 64},
      {"epochs": 6, "patience": 2, "class_weight": "balanced"}),
+    ("bigru 128, 6 epochs",
+     {"arch": "bigru", "units": 128, "max_length": 64},
+     {"epochs": 6, "patience": 2}),
+    ("fasttext bigrams, 200,000 entries, 10 epochs",
+     {"arch": "fasttext", "ngrams": 2, "vocab_size": 200000, "min_frequency": 2,
+      "max_length": 64},
+     {"epochs": 10, "patience": 2}),
 )
 #: The share of positives the imbalance comparison keeps in SST-2's training phrases.
 POSITIVE_SHARE = 0.10

@@ -206,16 +206,7 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
             f"attention weights do not depend on the class, so target {target!r} needs method "
             "integrated_gradients (--method integrated_gradients)")
     result = predictor.predict(text)
-    if target is None:  # the label chosen (before any abstention); multi-label: the top one
-        scores = [result["scores"][name] for name in predictor.labels]
-        chosen = (predictor.decision.choose(np.asarray([scores]))[0]
-                  if not predictor.multi_label else int(np.argmax(scores)))
-        label = predictor.labels[int(chosen)]
-    else:
-        label = target
-    if label not in predictor.labels:
-        raise ConfigError(f"target must be one of {', '.join(predictor.labels)}; "
-                          f"received {target!r}")
+    label = _target(predictor, result, target)
     ids = predictor.encoder.encode([text])[0].numpy()
     tokens = display_tokens(predictor, text)
     if len(tokens) != len(ids):  # defensive: the tokens must line up with the ids
@@ -229,6 +220,77 @@ def explain(predictor, text: str, *, method: str = "auto", target: str | None = 
         result["attributions"] = scores.tolist()
         result["baseline_score"] = baseline
         result["model_score"] = model_score
+    return result
+
+
+def _target(predictor, result: dict[str, Any], target: str | None) -> str:
+    """The class to explain: ``target``, or the label chosen (before any abstention; a
+    multi-label model's most probable one).
+
+    Raises:
+        ConfigError: for a ``target`` that is not one of the model's labels.
+    """
+    if target is None:
+        scores = [result["scores"][name] for name in predictor.labels]
+        chosen = (predictor.decision.choose(np.asarray([scores]))[0]
+                  if not predictor.multi_label else int(np.argmax(scores)))
+        return predictor.labels[int(chosen)]
+    if target not in predictor.labels:
+        raise ConfigError(f"target must be one of {', '.join(predictor.labels)}; "
+                          f"received {target!r}")
+    return target
+
+
+def explain_ensemble(predictor, text: str, *, method: str = "auto",
+                     target: str | None = None, steps: int = 50) -> dict[str, Any]:
+    """Explain an ensemble's prediction (:class:`sentiment.predictor.EnsemblePredictor`).
+
+    Each member is explained by integrated gradients for the same target (:func:`explain`);
+    because the ensemble's probability is ``sum_k w_k p_k``, ``w_k`` times member k's
+    attributions are member k's share of it. Members may tokenize differently, so the
+    top-level ``tokens`` are the first member's and ``attributions`` the weighted sum over
+    the members whose tokens are the same (all of them when they share a tokenizer and
+    vocabulary); ``members`` lists every member's own.
+
+    Returns:
+        :meth:`Predictor.predict`'s dict of the ensemble, plus ``"target"``, ``"method"``
+        (``integrated_gradients``), ``"tokens"``, ``"attributions"``, ``"model_score"``
+        and ``"baseline_score"`` (the weighted sums over those members, before temperature
+        scaling), and ``"members"``: per member ``{"weight", "tokens", "attributions",
+        "model_score", "baseline_score"}``.
+
+    Raises:
+        DataError: when ``text`` is not a ``str``.
+        ConfigError: for an unknown ``method`` or ``target``, or ``attention`` (attention
+            weights are not shares of a probability, so they cannot be combined).
+    """
+    if not isinstance(text, str):
+        raise DataError(f"text is {type(text).__name__}, not str: {text!r:.60}")
+    if method not in EXPLAIN_METHODS:
+        raise ConfigError(f"method must be one of {', '.join(EXPLAIN_METHODS)}; "
+                          f"received {method!r}")
+    if method == "attention":
+        raise ConfigError("an ensemble is explained with integrated gradients (attention "
+                          "weights of different members cannot be combined); use method "
+                          "integrated_gradients or auto")
+    result = predictor.predict(text)
+    label = _target(predictor, result, target)
+    members = []
+    for weight, member in zip(predictor.config.weights, predictor.members):
+        explained = explain(member, text, method="integrated_gradients", target=label,
+                            steps=steps)
+        members.append({"weight": float(weight), "tokens": explained["tokens"],
+                        "attributions": explained["attributions"],
+                        "model_score": explained["model_score"],
+                        "baseline_score": explained["baseline_score"]})
+    shared = [m for m in members if m["tokens"] == members[0]["tokens"]]
+    result.update(
+        target=label, method="integrated_gradients", tokens=members[0]["tokens"],
+        attributions=np.sum([m["weight"] * np.asarray(m["attributions"]) for m in shared],
+                            axis=0).tolist(),
+        model_score=float(sum(m["weight"] * m["model_score"] for m in shared)),
+        baseline_score=float(sum(m["weight"] * m["baseline_score"] for m in shared)),
+        members=members)
     return result
 
 

@@ -37,34 +37,34 @@ EXPORT_ARTIFACT = ArtifactKind(
     allowed=("saved_model.pb", EXPORT_INFO_FILE, "variables", "assets", "fingerprint.pb"))
 
 
-def serving_function(predictor):
-    """A ``tf.function`` over ``(None,) tf.string`` texts returning ``{"probabilities":
-    (batch, classes) float32, "label": (batch,) tf.string}`` for ``predictor``'s model, the
-    probabilities scaled by its temperature (``ClassifierConfig.temperature``) as
-    :meth:`Predictor.predict_proba` scales them and the label chosen by its saved decision
-    threshold (the argmax without one); for a multi-label model ``{"probabilities",
-    "predicted": (batch, labels) bool, "thresholds": (batch, labels) float32}`` (the saved
-    thresholds repeated on every row), ``predicted`` being ``probabilities >= thresholds``
-    (plus the top label of a row with none when the model's ``if_no_label`` is ``top``). Prediction-time options (``--threshold``,
-    ``--abstain-below``) are not part of the export."""
+def probability_function(predictor):
+    """A graph-compatible function from ``(batch,) tf.string`` texts to ``predictor``'s
+    probabilities ``(batch, classes) float32``, scaled by its temperature
+    (``ClassifierConfig.temperature``) as :meth:`Predictor.predict_proba` scales them; for
+    an :class:`~sentiment.predictor.EnsemblePredictor`, the weighted mean of its members'."""
     import tensorflow as tf
 
-    from .decisions import DecisionRule
+    members = getattr(predictor, "members", None)
+    if members is not None:  # an ensemble: each member's own pipeline, then the mean
+        parts = [(float(weight), probability_function(member))
+                 for weight, member in zip(predictor.config.weights, members)]
 
+        def mean(texts):
+            return tf.add_n([weight * part(texts) for weight, part in parts])
+
+        return mean
     encoder, model = predictor.encoder, predictor.model
-    labels = tf.constant(list(predictor.labels), dtype=tf.string)
+    classes = len(predictor.labels)
     temperature = float(getattr(predictor.config, "temperature", 1.0))
-    rule = DecisionRule.for_config(predictor.config)  # the saved rule only
-    multi_label = rule.multi_label
+    multi_label = predictor.multi_label
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
-    def serve(texts):
+    def probabilities_of(texts):
         ids = encoder.encode_padded(texts)  # (batch, time) int32, right-padded
         # some layers reject an empty batch: answer it with an empty (0, classes) result
         probabilities = tf.cond(
             tf.shape(ids)[0] > 0,
             lambda: tf.cast(model(ids, training=False), tf.float32),
-            lambda: tf.zeros([0, len(predictor.labels)], tf.float32))
+            lambda: tf.zeros([0, classes], tf.float32))
         if temperature != 1.0 and multi_label:  # as sentiment.calibration applies it
             # in float64, as numpy does: 1 - 1e-12 is 1.0 in float32
             p = tf.clip_by_value(tf.cast(probabilities, tf.float64), 1e-12, 1 - 1e-12)
@@ -73,7 +73,33 @@ def serving_function(predictor):
         elif temperature != 1.0:
             probabilities = tf.nn.softmax(
                 tf.math.log(tf.maximum(probabilities, 1e-12)) / temperature, axis=-1)
-        if multi_label:
+        return probabilities
+
+    return probabilities_of
+
+
+def serving_function(predictor):
+    """A ``tf.function`` over ``(None,) tf.string`` texts returning ``{"probabilities":
+    (batch, classes) float32, "label": (batch,) tf.string}`` for ``predictor``'s model
+    (:func:`probability_function`: temperature-scaled; an ensemble's weighted mean), the
+    label chosen by its saved decision threshold (the argmax without one); for a multi-label
+    model ``{"probabilities", "predicted": (batch, labels) bool, "thresholds": (batch,
+    labels) float32}`` (the saved thresholds repeated on every row), ``predicted`` being
+    ``probabilities >= thresholds`` (plus the top label of a row with none when the model's
+    ``if_no_label`` is ``top``). Prediction-time options (``--threshold``,
+    ``--abstain-below``) are not part of the export."""
+    import tensorflow as tf
+
+    from .decisions import DecisionRule
+
+    labels = tf.constant(list(predictor.labels), dtype=tf.string)
+    rule = DecisionRule.for_config(predictor.config)  # the saved rule only
+    probabilities_of = probability_function(predictor)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def serve(texts):
+        probabilities = probabilities_of(texts)
+        if rule.multi_label:
             thresholds = tf.constant(rule.label_thresholds(), tf.float32)
             predicted = probabilities >= thresholds
             if rule.if_no_label == "top":
@@ -94,12 +120,22 @@ def serving_function(predictor):
     return serve
 
 
+def _track(archive, predictor) -> None:
+    """Track ``predictor``'s model and vocabulary tables (each member's, for an ensemble)."""
+    for member in getattr(predictor, "members", None) or [predictor]:
+        archive.track(member.model)
+        vocabulary = member.encoder.vocabulary
+        archive.track(vocabulary.wordpiece if member.config.tokenizer == "wordpiece"
+                      else vocabulary.table)
+
+
 @locks_output("output_dir")  # the whole run holds .NAME.lock beside the output
 def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
     """Write the model in ``model_dir`` as a raw-string SavedModel to ``output_dir``.
 
     Args:
-        model_dir: a model directory written by ``sentiment train``.
+        model_dir: a model directory written by ``sentiment train`` or ``sentiment
+            ensemble``.
         output_dir: the SavedModel directory to write (replaced atomically when complete;
             an existing one must be empty or an earlier export). For TensorFlow Serving, use
             a numbered version directory: ``models/sentiment/1``.
@@ -124,12 +160,7 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
 
     predictor = Predictor.load(model_dir)
     archive = keras.export.ExportArchive()
-    archive.track(predictor.model)
-    vocabulary = predictor.encoder.vocabulary
-    if predictor.config.tokenizer == "wordpiece":
-        archive.track(vocabulary.wordpiece)
-    else:
-        archive.track(vocabulary.table)
+    _track(archive, predictor)
     archive.add_endpoint(ENDPOINT, serving_function(predictor))
     with atomic_directory(output_dir, EXPORT_ARTIFACT) as tmp:
         archive.write_out(str(tmp), verbose=False)
@@ -143,9 +174,24 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
                          "thresholds": "(batch, labels) float32"} if predictor.multi_label else
                         {"probabilities": "(batch, classes) float32",
                          "label": "(batch,) tf.string"}),
-            "labels": list(predictor.labels), "classifier": predictor.config.to_dict(),
+            "labels": list(predictor.labels), **_config_entries(predictor),
             "requires": "import tensorflow_text (custom ops) before tf.saved_model.load"})
     return output_dir
+
+
+def _config_entries(predictor) -> dict:
+    """``sentiment_export.json``'s configuration: ``classifier`` (the decision rule's fields
+    for an ensemble, which readers such as the Beam handler take as a classifier's), plus
+    ``ensemble`` and each member's classifier for an ensemble."""
+    members = getattr(predictor, "members", None)
+    if members is None:
+        return {"classifier": predictor.config.to_dict()}
+    config = predictor.config
+    return {"classifier": {key: value for key, value in config.to_dict().items()
+                           if key in ("labels", "label_values", "multi_label", "threshold",
+                                      "thresholds", "if_no_label", "max_length")},
+            "ensemble": config.to_dict(),
+            "members": [member.config.to_dict() for member in members]}
 
 
 def load_export(export_dir: str | Path):

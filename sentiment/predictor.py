@@ -114,6 +114,8 @@ class Predictor:
         ``model.keras`` are checked first, then that the model's embedding reads ids of the
         vocabulary's size and that it outputs one probability per configured label.
 
+        A directory written by ``sentiment ensemble`` loads as an :class:`EnsemblePredictor`.
+
         Raises:
             ModelError: when the directory is missing, incomplete or corrupted, holds no
                 classifier, when a file differs from the one recorded at training time, or
@@ -121,8 +123,11 @@ class Predictor:
                 file); see :func:`sentiment.models.saving.load_model_directory`.
         """
         from .models import classifier  # noqa: F401  registers the custom layers
-        from .models.saving import check_classifier_fits, load_model_directory
+        from .models.saving import check_classifier_fits, is_ensemble, load_model_directory
 
+        if is_ensemble(model_dir):  # a `sentiment ensemble` directory
+            return EnsemblePredictor.load(model_dir, fast_inference=fast_inference,
+                                          threads=threads, **decision)
         loaded = load_model_directory(model_dir, "classifier", ClassifierConfig.from_dict)
         config, model = loaded.config, loaded.model
         encoder = load_encoder(config, loaded.path)
@@ -305,3 +310,98 @@ class Predictor:
         from .explain import explain
 
         return explain(self, text, method=method, target=target, steps=steps)
+
+
+class EnsemblePredictor(Predictor):
+    """A :class:`Predictor` over an ensemble directory (``sentiment ensemble``,
+    :mod:`sentiment.ensemble`): each member classifies the texts with its own text pipeline,
+    model and temperature, and the probabilities are the weighted mean of the members'
+    ``(n, classes) float32``; the ensemble's own decision rule (its saved thresholds, or the
+    prediction-time ``threshold`` / ``abstain_below``) turns them into labels.
+
+    Args:
+        members: one :class:`Predictor` per member, in the order of ``config.members``.
+        config: the :class:`~sentiment.config.EnsembleConfig` (weights, labels, thresholds).
+        threshold, abstain_below, abstain_label: as :class:`Predictor`.
+
+    Raises:
+        ConfigError: when the members do not match ``config`` (count or labels), or as
+            :class:`~sentiment.decisions.DecisionRule` for the decision keywords.
+    """
+
+    def __init__(self, members: Sequence[Predictor], config, *, threshold: float | None = None,
+                 abstain_below: float | None = None, abstain_label: str = ABSTAIN_LABEL):
+        members = list(members)
+        if len(members) != len(config.weights):
+            raise ConfigError(f"the ensemble has {len(config.weights)} weights but "
+                              f"{len(members)} members were given")
+        for index, member in enumerate(members):
+            if tuple(member.labels) != tuple(config.labels):
+                raise ConfigError(f"member {index} has labels {list(member.labels)}, the "
+                                  f"ensemble {list(config.labels)}")
+        self.members = members
+        self.config = config
+        self.threads = members[0].threads
+        self.fast_inference = all(member.fast_inference for member in members)
+        self.decision = DecisionRule.for_config(config, threshold=threshold,
+                                                abstain_below=abstain_below,
+                                                abstain_label=abstain_label)
+
+    @classmethod
+    def load(cls, model_dir: str | Path, *, fast_inference: bool = True,
+             threads: int | None = None, **decision: Any) -> "EnsemblePredictor":
+        """Load an ensemble directory: ``config.json`` and every recorded file (the
+        members' included) are checked first, then each member loads as
+        :meth:`Predictor.load` does; the keywords as there.
+
+        Raises:
+            ModelError: as :meth:`Predictor.load`, for the ensemble's files or a member's.
+        """
+        from .models.saving import read_ensemble_config
+
+        path = Path(model_dir).expanduser()
+        _, config = read_ensemble_config(path)
+        members = [Predictor.load(path / member, fast_inference=fast_inference,
+                                  threads=threads) for member in config.members]
+        return cls(members, config, **decision)
+
+    def predict_proba(self, texts: Sequence[str],
+                      batch_size: int = INFERENCE_BATCH_SIZE, *,
+                      calibrated: bool = True) -> np.ndarray:
+        """The weighted mean of the members' probabilities ``(len(texts), classes)
+        float32`` (each member's scaled by its own temperature; ``calibrated=False``: the
+        members' own, unscaled), rows in input order.
+
+        Raises:
+            DataError: when an item is not a ``str`` (the message names its index).
+            ConfigError: when ``batch_size < 1``.
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
+        texts = self._check_texts(texts)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
+        for weight, member in zip(self.config.weights, self.members):
+            out += weight * member.predict_proba(texts, batch_size, calibrated=calibrated)
+        return out.astype(np.float32)
+
+    def encode_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Not defined for an ensemble: each member has its own tokenizer and vocabulary
+        (``members[k].encode_ids``).
+
+        Raises:
+            TypeError: always.
+        """
+        raise TypeError("an ensemble has no single token ids: each member encodes texts "
+                        "with its own tokenizer and vocabulary (use members[k].encode_ids)")
+
+    def stepper(self, chunk_steps: int | None = None):
+        """``None``: an ensemble is served with dynamic batching over :meth:`predict_proba`."""
+        return None
+
+    def explain(self, text: str, *, method: str = "auto", target: str | None = None,
+                steps: int = 50) -> dict[str, Any]:
+        """Integrated gradients of each member for the ensemble's label, combined by the
+        ensemble's weights: see :func:`sentiment.explain.explain_ensemble`."""
+        from .explain import explain_ensemble
+
+        return explain_ensemble(self, text, method=method, target=target, steps=steps)

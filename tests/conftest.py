@@ -208,3 +208,29 @@ def multilabel_model_dir(tmp_path_factory, emotions_data):
         TrainingConfig(epochs=6, batch_size=32, learning_rate=1e-2, patience=2),
         output, test=test, verbose=0)
     return output
+
+
+@pytest.fixture(scope="session")
+def bigram_model_dir(tmp_path_factory, tiny_data):
+    """A fastText-style model with word bigrams (its own vocabulary) trained on
+    :func:`tiny_data`; its directory."""
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.training import train_classifier
+
+    output = tmp_path_factory.mktemp("models") / "bigrams"
+    train_classifier(
+        tiny_data[0], ClassifierConfig(arch="fasttext", ngrams=2, embedding_dim=16,
+                                       max_length=48, vocab_size=2000, min_frequency=1),
+        TrainingConfig(epochs=2, batch_size=64, learning_rate=1e-2), output, verbose=0)
+    return output
+
+
+@pytest.fixture(scope="session")
+def mixed_ensemble_dir(tmp_path_factory, tiny_model_dir, bigram_model_dir):
+    """``sentiment ensemble`` of the BiGRU of :func:`tiny_model_dir` and the bigram model
+    (different architectures, tokenizations and vocabularies), weights 3:1."""
+    from sentiment.ensemble import build_ensemble
+
+    output = tmp_path_factory.mktemp("models") / "mixed"
+    build_ensemble([tiny_model_dir, bigram_model_dir], output, weights=(3.0, 1.0))
+    return output

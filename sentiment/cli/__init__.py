@@ -15,6 +15,7 @@ import click
 
 from ..config import EXPLAIN_METHODS, ClassifierConfig, TrainingConfig
 from .dataclass_options import config_from_options, config_options
+from .ensemble import ensemble
 from .export import export
 from .forecast import forecast
 from .options import (
@@ -297,5 +298,6 @@ main.add_command(score)
 main.add_command(forecast)
 main.add_command(export)
 main.add_command(serve)
+main.add_command(ensemble)
 
 __all__ = ["main", "CliError"]

@@ -145,6 +145,8 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
     from ..scoring import score_file, state_paths
 
     model_file = model_path / "model.keras"
+    if not model_file.is_file():  # an ensemble: its config.json records every member file
+        model_file = model_path / "config.json"
     model_id = str(model_path.absolute())
     if model_file.is_file():
         model_id += f"@{model_file.stat().st_mtime_ns}"

@@ -10,6 +10,7 @@ Pure Python: no numpy or TensorFlow import.
 * :mod:`.fields`: ``setting``, ``check_settings``, ``ConfigBase`` (``to_dict``,
   ``from_dict``, ``replace``);
 * :mod:`.classifier`: ``ClassifierConfig``, ``TrainingConfig`` and their choices;
+* :mod:`.ensemble`: ``EnsembleConfig`` (an ensemble of classifiers);
 * :mod:`.forecaster`: ``ForecasterConfig``, ``ForecastTrainingConfig`` and their choices;
 * here: the file names of a model directory, the artifact kinds, reading and writing JSON.
 """
@@ -40,6 +41,7 @@ from .classifier import (
     ClassifierConfig,
     TrainingConfig,
 )
+from .ensemble import WEIGHTINGS, EnsembleConfig
 from .fields import ConfigBase, check_settings, setting, settings
 from .forecaster import (
     BASELINES,
@@ -63,6 +65,12 @@ CLASSIFIER_ARTIFACT = ArtifactKind(
 FORECASTER_ARTIFACT = ArtifactKind(
     "forecaster model directory", required=(CONFIG_FILE, MODEL_FILE),
     allowed=(CONFIG_FILE, MODEL_FILE, METRICS_FILE))
+#: The folder of the members' model directories inside an ensemble directory.
+MEMBERS_DIR = "members"
+#: What ``sentiment ensemble`` writes.
+ENSEMBLE_ARTIFACT = ArtifactKind(
+    "ensemble model directory", required=(CONFIG_FILE, MEMBERS_DIR),
+    allowed=(CONFIG_FILE, MEMBERS_DIR, METRICS_FILE))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -91,13 +99,13 @@ def read_config_file(model_dir: Path) -> dict[str, Any]:
 
 
 __all__ = [
-    "ABSTAIN_LABEL", "ARCHITECTURES", "BASELINES", "CLASSIFIER_ARTIFACT", "CONFIG_FILE", "DECODERS",
-    "DTYPE_POLICIES", "EXPLAIN_METHODS", "FORECASTER_ARCHITECTURES", "FORECASTER_ARTIFACT",
-    "FORECAST_DATASETS", "IF_NO_LABEL", "INFERENCE_BATCH_SIZE", "LABEL_THRESHOLDS",
-    "LEARNING_RATE_SCHEDULES", "METRICS_FILE",
-    "MODEL_FILE", "OPTIMIZERS", "POOLINGS", "SPLITS", "THRESHOLD_TUNING", "TOKENIZERS",
-    "TRUNCATIONS",
-    "VOCAB_FILE", "ClassifierConfig", "ConfigBase", "ForecastTrainingConfig",
-    "ForecasterConfig", "TrainingConfig", "check_settings", "default_inference_threads",
-    "read_config_file", "setting", "settings", "write_json",
+    "ABSTAIN_LABEL", "ARCHITECTURES", "BASELINES", "CLASSIFIER_ARTIFACT", "CONFIG_FILE",
+    "DECODERS", "DTYPE_POLICIES", "ENSEMBLE_ARTIFACT", "EXPLAIN_METHODS",
+    "FORECASTER_ARCHITECTURES", "FORECASTER_ARTIFACT", "FORECAST_DATASETS", "IF_NO_LABEL",
+    "INFERENCE_BATCH_SIZE", "LABEL_THRESHOLDS", "LEARNING_RATE_SCHEDULES", "MEMBERS_DIR",
+    "METRICS_FILE", "MODEL_FILE", "OPTIMIZERS", "POOLINGS", "SPLITS", "THRESHOLD_TUNING",
+    "TOKENIZERS", "TRUNCATIONS", "VOCAB_FILE", "WEIGHTINGS", "ClassifierConfig",
+    "ConfigBase", "EnsembleConfig", "ForecastTrainingConfig", "ForecasterConfig",
+    "TrainingConfig", "check_settings", "default_inference_threads", "read_config_file",
+    "setting", "settings", "write_json",
 ]

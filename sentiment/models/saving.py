@@ -21,7 +21,8 @@ from ..errors import ConfigError, ModelError
 from ..fingerprints import FILES_KEY, verify_files
 
 #: What each section of ``config.json`` holds, and the command that writes it.
-SECTIONS = {"classifier": "sentiment train", "forecaster": "sentiment forecast train"}
+SECTIONS = {"classifier": "sentiment train", "forecaster": "sentiment forecast train",
+            "ensemble": "sentiment ensemble"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,31 @@ def read_model_config(model_dir: str | Path, section: str,
                          f"({error}); train the model again") from None
     verify_files(path, saved.get(FILES_KEY), CONFIG_FILE)
     return saved, config
+
+
+def is_ensemble(model_dir: str | Path) -> bool:
+    """Whether ``model_dir``'s ``config.json`` holds an ensemble (``sentiment ensemble``);
+    ``False`` when it cannot be read (the loader then says why)."""
+    import json
+
+    try:
+        saved = json.loads((Path(model_dir).expanduser() / CONFIG_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and "ensemble" in saved
+
+
+def read_ensemble_config(model_dir: str | Path):
+    """``(saved, config)``: ``config.json`` of an ensemble directory and its
+    :class:`~sentiment.config.EnsembleConfig`, after checking every recorded file (the
+    members' included); no TensorFlow.
+
+    Raises:
+        ModelError: as :func:`read_model_config`.
+    """
+    from ..config import EnsembleConfig
+
+    return read_model_config(model_dir, "ensemble", EnsembleConfig.from_dict)
 
 
 def load_keras_model(path: str | Path):

@@ -115,9 +115,16 @@ class ModelLoader:
 
         Raises:
             ModelError: the directory or ``config.json`` is missing or corrupted, holds no
-                classifier, or a file differs from the one recorded at training time.
+                classifier (or ensemble), or a file differs from the one recorded at
+                training time.
         """
-        saved, config = read_model_config(self.path, "classifier", ClassifierConfig.from_dict)
+        from ..models.saving import is_ensemble, read_ensemble_config
+
+        if is_ensemble(self.path):  # `sentiment ensemble`: every member's files are checked
+            saved, config = read_ensemble_config(self.path)
+        else:
+            saved, config = read_model_config(self.path, "classifier",
+                                              ClassifierConfig.from_dict)
         versions = saved.get("versions")
         self._metadata = {"labels": list(config.labels), "config": config.to_dict(),
                           "trained_with": versions if isinstance(versions, dict) else {}}

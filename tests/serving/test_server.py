@@ -402,3 +402,26 @@ def test_a_multi_label_model_is_served_with_its_thresholds(multilabel_model_dir,
         assert rows[0]["thresholds"] == pytest.approx(list(predictor.config.thresholds))
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(60) == 0, server_log(server)
+
+
+def test_an_ensemble_of_different_models_is_served(mixed_ensemble_dir, tmp_path, http):
+    """`sentiment ensemble` output (a BiGRU and a bigram model): served with dynamic batching,
+    its answers, explanations and model listing as the EnsemblePredictor's."""
+    from sentiment.predictor import Predictor
+
+    predictor = Predictor.load(mixed_ensemble_dir)
+    with start_server(["--model", f"both={mixed_ensemble_dir}"],
+                      tmp_path / "server.log") as server:
+        wait_until_ready(server, http)
+        listing = http.get(f"{server.url}/v1/models").json()
+        assert listing["models"][0]["batching"] == "dynamic"
+        assert listing["models"][0]["labels"] == list(predictor.labels)
+        answer = post(http, f"{server.url}/v1/predict", {"texts": SHORT}).json()
+        for result, want in zip(answer["predictions"], predictor.predict(SHORT)):
+            assert_same(result, want)
+        explained = http.post(f"{server.url}/v1/predict?explain=true&steps=8",
+                              json={"text": SHORT[0]})
+        assert explained.status_code == 200, explained.text
+        assert len(explained.json()["prediction"]["members"]) == 2
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(60) == 0, server_log(server)
