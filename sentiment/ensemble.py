@@ -55,24 +55,27 @@ def parse_weights(spec: str, members: int) -> str | tuple[float, ...]:
         raise ConfigError(f"--weights must be {' or '.join(WEIGHTINGS)} or {members} "
                           f"comma-separated numbers; received {spec!r}") from None
     if len(values) != members or any(not np.isfinite(v) or v < 0 for v in values) \
-            or sum(values) <= 0:
+            or not 0 < sum(values) < float("inf"):
         raise ConfigError(f"--weights needs {members} numbers >= 0 (one per model, not all "
                           f"zero); received {spec!r}")
     return tuple(v / sum(values) for v in values)
 
 
-def fit_weights(likelihoods: np.ndarray, iterations: int = 500,
+def fit_weights(likelihoods: np.ndarray, iterations: int = 10000,
                 tolerance: float = 1e-10) -> np.ndarray:
-    """Mixture weights maximizing ``sum_i log(sum_k w_k L[i, k])`` over the simplex, by EM
-    (Dempster, Laird & Rubin 1977: ``w_k <- mean_i w_k L[i, k] / sum_j w_j L[i, j]``), from
-    equal weights.
+    """Mixture weights maximizing the mean log-likelihood ``mean_i log(sum_k w_k L[i, k])``
+    over the simplex, by EM (Dempster, Laird & Rubin 1977: ``w_k <- mean_i w_k L[i, k] /
+    sum_j w_j L[i, j]``), from equal weights. Each step raises the likelihood; the fit stops
+    when a step gains less than ``tolerance`` nats per observation (members that predict
+    alike leave the likelihood flat along the weights between them, so their weights may
+    stay near equal there: any such weights fit the data as well).
 
     Args:
         likelihoods: ``(observations, members)`` float: member k's probability of the
             observed outcome of observation i (its probability of the true class; for a
             multi-label cell, ``p`` or ``1 - p``).
         iterations: at most this many EM steps.
-        tolerance: stop when no weight moves by more than this.
+        tolerance: the smallest gain in mean log-likelihood (nats) worth another step.
 
     Returns:
         ``(members,) float64`` weights, >= 0, summing to 1.
@@ -85,14 +88,16 @@ def fit_weights(likelihoods: np.ndarray, iterations: int = 500,
         raise ValueError(f"likelihoods must be a non-empty (observations, members) array; "
                          f"received shape {values.shape}")
     weights = np.full(values.shape[1], 1.0 / values.shape[1])
+    mixed = values @ weights  # (observations,)
+    previous = np.log(mixed).mean()
     for _ in range(iterations):
-        mixed = values @ weights  # (observations,)
-        updated = (values * weights / mixed[:, None]).mean(axis=0)
-        updated /= updated.sum()
-        converged = np.abs(updated - weights).max() <= tolerance
-        weights = updated
-        if converged:
+        weights = (values * weights / mixed[:, None]).mean(axis=0)
+        weights /= weights.sum()
+        mixed = values @ weights
+        current = np.log(mixed).mean()
+        if current - previous < tolerance:
             break
+        previous = current
     return weights
 
 
@@ -153,11 +158,36 @@ def _check_members(model_dirs: Sequence[Path]):
         if (config.labels, config.label_values) != (first.labels, first.label_values):
             raise ConfigError(f"the members' labels must match: {model_dirs[0]} has "
                               f"{list(first.labels)}, {path} has {list(config.labels)}")
+        if config.multi_label and config.if_no_label != first.if_no_label:
+            raise ConfigError(f"the members decide a text with no label differently: "
+                              f"{model_dirs[0]} gives {first.if_no_label!r}, {path} "
+                              f"{config.if_no_label!r} (--if-no-label)")
         if config.multi_label != first.multi_label:
             raise ConfigError(f"{model_dirs[0]} is {'' if first.multi_label else 'not '}"
                               f"multi-label but {path} is{'' if config.multi_label else ' not'};"
                               " an ensemble's members are all one or the other")
     return configs
+
+
+def _check_holdout(paths: Sequence[Path], configs) -> None:
+    """Refuse members whose training held out another part of a named data set's training
+    split than the default one the ensemble validates on.
+
+    Raises:
+        ConfigError: naming the member and its validation fraction and seed.
+    """
+    from .config import TrainingConfig, read_config_file
+
+    defaults = TrainingConfig()
+    for path in paths:
+        training = read_config_file(path).get("training") or {}
+        fraction = training.get("validation_fraction", defaults.validation_fraction)
+        seed = training.get("seed", defaults.seed)
+        if (fraction, seed) != (defaults.validation_fraction, defaults.seed):
+            raise ConfigError(
+                f"{path} was trained with validation fraction {fraction} and seed {seed}, so "
+                f"the default held-out split ({defaults.validation_fraction}, seed "
+                f"{defaults.seed}) holds rows it was trained on; give --validation FILE")
 
 
 def _validation_figures(rule, y_true, probabilities) -> dict:
@@ -173,7 +203,7 @@ def _validation_figures(rule, y_true, probabilities) -> dict:
 @locks_output("output_dir")
 def build_ensemble(model_dirs: Sequence[str | Path], output_dir: str | Path, *,
                    weights: str | Sequence[float] = "equal", validation=None,
-                   tune_thresholds: bool = True,
+                   tune_thresholds: bool = True, dataset_holdout: bool = False,
                    batch_size: int | None = None) -> tuple[Path, dict[str, Any]]:
     """Combine classifier model directories into one ensemble model directory.
 
@@ -190,7 +220,13 @@ def build_ensemble(model_dirs: Sequence[str | Path], output_dir: str | Path, *,
             ensemble's, go to ``metrics.json``. Without it a multi-label ensemble takes the
             weighted mean of its members' thresholds.
         tune_thresholds: multi-label with ``validation``: tune the thresholds (else the
-            weighted mean of the members').
+            weighted mean of the members'). A two-class ensemble of members with tuned
+            thresholds takes the weighted mean of theirs (0.5 for a member without one);
+            else the argmax.
+        dataset_holdout: ``validation`` is the part of a named data set's training split
+            that ``sentiment train`` holds out by default (:func:`ensemble_validation`):
+            refuse members trained with another validation fraction or seed, for which it
+            holds rows they were trained on.
         batch_size: texts per model call (default ``INFERENCE_BATCH_SIZE``).
 
     Returns:
@@ -215,12 +251,15 @@ def build_ensemble(model_dirs: Sequence[str | Path], output_dir: str | Path, *,
     output_dir = check_replaceable(output_dir, ENSEMBLE_ARTIFACT)
     paths = [Path(path).expanduser() for path in model_dirs]
     configs = _check_members(paths)
-    for path in paths:
+    for path in paths:  # neither inside the other
         check_not_inside(path, output_dir, "the ensemble's output directory")
+        check_not_inside(output_dir, path, "the member model directory")
+    if validation is not None and dataset_holdout:
+        _check_holdout(paths, configs)
     first = configs[0]
     if isinstance(weights, str):
         weights = parse_weights(weights, len(paths))
-    if weights == "validation" and validation is None:
+    if isinstance(weights, str) and weights == "validation" and validation is None:
         raise ConfigError("--weights validation needs validation data (--validation FILE or "
                           "--dataset NAME)")
     batch_size = batch_size or INFERENCE_BATCH_SIZE
@@ -231,14 +270,18 @@ def build_ensemble(model_dirs: Sequence[str | Path], output_dir: str | Path, *,
         y_true = true_labels(validation, first)
         member_probabilities = [predictor.predict_proba(validation.texts, batch_size)
                                 for predictor in predictors]
-    if weights == "validation":
+    if isinstance(weights, str) and weights == "validation":
         weighting = "validation"
         chosen = fit_weights(outcome_likelihoods(y_true, member_probabilities,
                                                  first.multi_label))
-    elif weights == "equal":
+    elif isinstance(weights, str):  # "equal"
         weighting, chosen = "equal", np.full(len(paths), 1.0 / len(paths))
     else:
-        weighting, chosen = "given", np.asarray(weights, dtype=np.float64)
+        chosen = np.asarray(weights, dtype=np.float64)
+        if chosen.shape != (len(paths),) or (chosen < 0).any() or not chosen.sum() > 0:
+            raise ConfigError(f"weights: one number >= 0 per model ({len(paths)}), not all "
+                              f"zero; received {list(chosen.ravel())}")
+        weighting = "given"
     chosen = chosen / chosen.sum()
     thresholds: tuple[float, ...] = ()
     if first.multi_label:
@@ -250,18 +293,27 @@ def build_ensemble(model_dirs: Sequence[str | Path], output_dir: str | Path, *,
                                 dtype=np.float64) for config in configs]
             thresholds = tuple(float(np.float32(t))
                                for t in sum(w * t for w, t in zip(chosen, saved)))
+    threshold = None
+    saved_thresholds = [getattr(config, "threshold", None) for config in configs]
+    if not first.multi_label and any(t is not None for t in saved_thresholds):
+        # members with a tuned two-class threshold: the weighted mean of theirs (0.5, the
+        # argmax of two classes, for a member without one)
+        threshold = float(np.float32(sum(w * (0.5 if t is None else t)
+                                         for w, t in zip(chosen, saved_thresholds))))
     config = EnsembleConfig(
         members=tuple(f"{MEMBERS_DIR}/{index}" for index in range(len(paths))),
-        sources=tuple(str(path.resolve()) for path in paths),
+        sources=tuple(str(path) for path in paths),
         weights=tuple(float(w) for w in chosen), weighting=weighting,
         labels=first.labels, label_values=first.label_values, multi_label=first.multi_label,
-        thresholds=thresholds, if_no_label=first.if_no_label,
+        threshold=threshold, thresholds=thresholds, if_no_label=first.if_no_label,
         max_length=max(config.max_length for config in configs))
     if member_probabilities is not None:
         rule = DecisionRule.for_config(config)
         mean = sum(w * p for w, p in zip(chosen, member_probabilities))
         metrics = {"validation": {
             "source": validation.source, "examples": len(validation),
+            "note": "in-sample: the weights (with --weights validation) and the multi-label "
+                    "thresholds were fitted on these rows",
             "ensemble": _validation_figures(rule, y_true, mean),
             "members": [{"source": str(path), "weight": float(w),
                          **_validation_figures(DecisionRule.for_config(c), y_true, p)}
@@ -291,7 +343,12 @@ def ensemble_validation(model_dir: str | Path, *, validation_file: str | Path | 
     ``model_dir``'s classifier reads its labels (multi-label or not), or a named data set's
     validation split, else the part of its training split that ``sentiment train`` holds
     out by default (``TrainingConfig().validation_fraction``, seed ``TrainingConfig().seed``:
-    members trained with the default settings never saw it); ``None`` when neither is given.
+    members trained with the default settings and without ``--limit`` never saw it).
+
+    Returns:
+        ``(data, holdout)``: the :class:`~sentiment.data.LabelledTexts` (``None`` when
+        neither is given) and whether it is that held-out part (``build_ensemble``'s
+        ``dataset_holdout``).
 
     Raises:
         DataError: as :func:`sentiment.data.load_labelled_file`.
@@ -302,16 +359,16 @@ def ensemble_validation(model_dir: str | Path, *, validation_file: str | Path | 
     from .labels import split_validation
 
     if validation_file is None and dataset is None:
-        return None
+        return None, False
     if validation_file is not None:
         multi_label = _member_config(Path(model_dir).expanduser()).multi_label
         names = load_label_names(label_names_file) if label_names_file else None
         return load_labelled_file(validation_file, text_column, label_column,
                                   keep_label_strings=keep_label_strings,
                                   multi_label=multi_label, label_delimiter=label_delimiter,
-                                  label_names=names)
+                                  label_names=names), False
     splits = load_named_dataset(dataset)
     if splits.validation is not None:
-        return splits.validation
+        return splits.validation, False
     defaults = TrainingConfig()
-    return split_validation(splits.train, defaults.validation_fraction, defaults.seed)[1]
+    return split_validation(splits.train, defaults.validation_fraction, defaults.seed)[1], True

@@ -246,8 +246,9 @@ def explain_ensemble(predictor, text: str, *, method: str = "auto",
     """Explain an ensemble's prediction (:class:`sentiment.predictor.EnsemblePredictor`).
 
     Each member is explained by integrated gradients for the same target (:func:`explain`);
-    because the ensemble's probability is ``sum_k w_k p_k``, ``w_k`` times member k's
-    attributions are member k's share of it. Members may tokenize differently, so the
+    the ensemble's probability is ``sum_k w_k p_k``, so ``w_k`` times member k's
+    attributions are member k's share of it (of its probability before temperature scaling,
+    as for one model: exactly so for members with temperature 1). Members may tokenize differently, so the
     top-level ``tokens`` are the first member's and ``attributions`` the weighted sum over
     the members whose tokens are the same (all of them when they share a tokenizer and
     vocabulary); ``members`` lists every member's own.

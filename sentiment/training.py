@@ -127,7 +127,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         DataError: empty data, a single class, validation/test labels unknown to ``train``,
             or single-label data for ``config.multi_label``.
         ConfigError: ``vocabulary`` is not of the kind ``config.tokenizer`` uses, a
-            threshold to tune for a single-label model of more than two classes, or
+            threshold to tune for a single-label model of more than two classes,
+            ``if_no_label`` or ``label_thresholds`` other than the defaults for single-label
+            data, or
             ``output_dir`` is not a directory a classifier may replace
             (:func:`sentiment.artifacts.check_replaceable`, checked before training).
     """
@@ -154,6 +156,12 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     if config.multi_label and not multi_label:
         raise DataError(f"{train.source}: --multi-label is set but the data hold one label "
                         "per row (read them with load_labelled_file(multi_label=True))")
+    if not multi_label and (config.if_no_label != "empty"
+                            or training.label_thresholds != "per_label"):
+        given = (f"--if-no-label {config.if_no_label}" if config.if_no_label != "empty"
+                 else f"--label-thresholds {training.label_thresholds}")
+        raise ConfigError(f"{given} is for multi-label models; {train.source} holds one label "
+                          "per row (give --multi-label for several)")
     values = label_set(train, order=label_order or None)
     tuning = training.tune_threshold
     if tuning == "auto":

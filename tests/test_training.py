@@ -387,3 +387,15 @@ def test_a_threshold_needs_two_classes_before_any_training(tmp_path, tiny_data):
         train_classifier(three, ClassifierConfig(units=4, embedding_dim=4),
                          TrainingConfig(tune_threshold="accuracy"), tmp_path / "m", verbose=0)
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("model, training, given", [
+    ({"if_no_label": "top"}, {}, "--if-no-label top"),
+    ({}, {"label_thresholds": "global"}, "--label-thresholds global"),
+])
+def test_multi_label_options_on_single_label_data_are_refused(tmp_path, tiny_data, model,
+                                                              training, given):
+    with pytest.raises(ConfigError, match=f"{given} is for multi-label models; tiny:train"):
+        train_classifier(tiny_data[0], ClassifierConfig(units=4, embedding_dim=4, **model),
+                         TrainingConfig(**training), tmp_path / "m", verbose=0)
+    assert not (tmp_path / "m").exists()

@@ -23,7 +23,8 @@ from .options import (inference_batch_size_option, keep_label_strings_option,
               "--weights validation, the multi-label thresholds and metrics.json.")
 @click.option("--dataset", type=click.Choice(("imdb", "sst2", "goemotions")), default=None,
               help="Validation data from a named data set: its validation split, or the 10% "
-              "of its training split that `sentiment train` holds out by default.")
+              "of its training split that `sentiment train` holds out by default (members "
+              "must have been trained with the default seed and validation fraction).")
 @text_column_option
 @label_column_option
 @keep_label_strings_option
@@ -58,13 +59,14 @@ def ensemble(model_dirs, output_dir, weights, validation_file, dataset, text_col
     quiet_tensorflow()
     from ..ensemble import build_ensemble, ensemble_validation
 
-    validation = ensemble_validation(
+    validation, holdout = ensemble_validation(
         model_dirs[0], validation_file=validation_file, dataset=dataset,
         text_column=text_column, label_column=label_column,
         keep_label_strings=keep_label_strings, label_delimiter=label_delimiter,
         label_names_file=label_names_file)
     written, metrics = build_ensemble(model_dirs, output_dir, weights=parsed,
-                                      validation=validation, batch_size=batch_size)
+                                      validation=validation, dataset_holdout=holdout,
+                                      batch_size=batch_size)
     figures = metrics.get("validation")
     if figures:
         key = "macro_f1" if figures["ensemble"].get("multi_label") else "accuracy"

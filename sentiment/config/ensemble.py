@@ -26,15 +26,18 @@ class EnsembleConfig(ConfigBase):
         weighting: how the weights were chosen: ``equal``, ``given`` or ``validation``.
         labels, label_values, multi_label: the members' (identical in each member).
         threshold, thresholds, if_no_label: the ensemble's decision rule, as
-            :class:`~sentiment.config.ClassifierConfig` holds it (two-class threshold, or one
-            threshold per label for a multi-label ensemble).
+            :class:`~sentiment.config.ClassifierConfig` holds it (a two-class threshold on
+            the probability of ``labels[1]``, or one threshold per label for a multi-label
+            ensemble).
         temperature: always 1.0: each member's probabilities are already scaled by its own
             temperature before they are averaged.
         max_length: the largest ``max_length`` of the members, in tokens.
 
     Raises:
-        ConfigError: on construction, for weights that do not match the members, are
-            negative or do not sum to 1.
+        ConfigError: on construction, for members other than ``members/0``, ``members/1``,
+            ...; weights that do not match the members, are negative or do not sum to 1; a
+            threshold outside [0, 1], thresholds not one per label, or a temperature other
+            than 1.
     """
 
     members: tuple[str, ...] = ()
@@ -63,6 +66,18 @@ class EnsembleConfig(ConfigBase):
         if any(not math.isfinite(w) or w < 0 for w in self.weights) \
                 or abs(math.fsum(self.weights) - 1.0) > 1e-6:
             raise ConfigError(f"weights must be >= 0 and sum to 1; received {list(self.weights)}")
+        expected = tuple(f"members/{index}" for index in range(len(self.members)))
+        if self.members != expected:  # inside the directory, where its fingerprints reach
+            raise ConfigError(f"members must be {list(expected)}; received "
+                              f"{list(self.members)}")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"threshold must be in [0, 1]; received {self.threshold!r}")
+        if self.thresholds and len(self.thresholds) != len(self.labels):
+            raise ConfigError(f"thresholds: one per label ({len(self.labels)}); received "
+                              f"{len(self.thresholds)}")
+        if self.temperature != 1.0:
+            raise ConfigError("an ensemble's temperature is 1.0 (each member scales its own "
+                              f"probabilities); received {self.temperature!r}")
         if self.if_no_label not in IF_NO_LABEL:
             raise ConfigError(f"if_no_label must be one of {', '.join(IF_NO_LABEL)}; received "
                               f"{self.if_no_label!r}")

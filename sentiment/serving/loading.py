@@ -122,6 +122,8 @@ class ModelLoader:
 
         if is_ensemble(self.path):  # `sentiment ensemble`: every member's files are checked
             saved, config = read_ensemble_config(self.path)
+            for member in config.members:
+                read_model_config(self.path / member, "classifier", ClassifierConfig.from_dict)
         else:
             saved, config = read_model_config(self.path, "classifier",
                                               ClassifierConfig.from_dict)
