@@ -151,6 +151,18 @@ class Predictor:
             texts[index] = valid_utf8(text)
         return texts
 
+    @classmethod
+    def _check_inputs(cls, texts: Sequence[Any], batch_size: int) -> list[str]:
+        """:meth:`_check_texts` after checking ``batch_size``.
+
+        Raises:
+            ConfigError: when ``batch_size < 1``.
+            DataError: as :meth:`_check_texts`.
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
+        return cls._check_texts(texts)
+
     def predict_proba(self, texts: Sequence[str],
                       batch_size: int = INFERENCE_BATCH_SIZE, *,
                       calibrated: bool = True) -> np.ndarray:
@@ -167,9 +179,7 @@ class Predictor:
             DataError: when an item is not a ``str`` (the message names its index).
             ConfigError: when ``batch_size < 1``.
         """
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
-        texts = self._check_texts(texts)
+        texts = self._check_inputs(texts, batch_size)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         self._predict_blocks(texts, batch_size, out)
         return (apply_temperature(out, self.temperature, multi_label=self.multi_label)
@@ -376,9 +386,7 @@ class EnsemblePredictor(Predictor):
             DataError: when an item is not a ``str`` (the message names its index).
             ConfigError: when ``batch_size < 1``.
         """
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
-        texts = self._check_texts(texts)
+        texts = self._check_inputs(texts, batch_size)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         for weight, member in zip(self.config.weights, self.members):
             out += weight * member.predict_proba(texts, batch_size, calibrated=calibrated)
