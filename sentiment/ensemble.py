@@ -123,7 +123,8 @@ def outcome_likelihoods(y_true: np.ndarray, member_probabilities: Sequence[np.nd
 
 
 def _member_config(directory: Path):
-    """The :class:`ClassifierConfig` of a member directory (no TensorFlow).
+    """``(saved, config)``: the whole ``config.json`` of a member directory and its
+    :class:`ClassifierConfig`, its files checked (no TensorFlow).
 
     Raises:
         ModelError: when it is not a classifier model directory (an ensemble included).
@@ -135,11 +136,12 @@ def _member_config(directory: Path):
     if isinstance(saved, dict) and "ensemble" in saved:
         raise ModelError(f"{directory} is an ensemble; give its members' model directories "
                          "instead (an ensemble member is one classifier)")
-    return read_model_config(directory, "classifier", ClassifierConfig.from_dict)[1]
+    return read_model_config(directory, "classifier", ClassifierConfig.from_dict)
 
 
 def _check_members(model_dirs: Sequence[Path]):
-    """The members' configurations, after checking that their labels match.
+    """The members' ``(saved, config)`` (:func:`_member_config`), after checking that their
+    labels match.
 
     Raises:
         ConfigError: for no member, the same directory twice, or labels (or multi-label
@@ -152,7 +154,8 @@ def _check_members(model_dirs: Sequence[Path]):
     for index, path in enumerate(resolved):
         if path in resolved[:index]:
             raise ConfigError(f"model directory {str(model_dirs[index])!r} is given twice")
-    configs = [_member_config(path) for path in model_dirs]
+    members = [_member_config(path) for path in model_dirs]
+    configs = [config for _, config in members]
     first = configs[0]
     for path, config in zip(model_dirs[1:], configs[1:]):
         if (config.labels, config.label_values) != (first.labels, first.label_values):
@@ -166,21 +169,22 @@ def _check_members(model_dirs: Sequence[Path]):
             raise ConfigError(f"{model_dirs[0]} is {'' if first.multi_label else 'not '}"
                               f"multi-label but {path} is{'' if config.multi_label else ' not'};"
                               " an ensemble's members are all one or the other")
-    return configs
+    return members
 
 
-def _check_holdout(paths: Sequence[Path], configs) -> None:
+def _check_holdout(paths: Sequence[Path], saved: Sequence[dict[str, Any]]) -> None:
     """Refuse members whose training held out another part of a named data set's training
-    split than the default one the ensemble validates on.
+    split than the default one the ensemble validates on; ``saved``: each member's
+    ``config.json``.
 
     Raises:
         ConfigError: naming the member and its validation fraction and seed.
     """
-    from .config import TrainingConfig, read_config_file
+    from .config import TrainingConfig
 
     defaults = TrainingConfig()
-    for path in paths:
-        training = read_config_file(path).get("training") or {}
+    for path, member in zip(paths, saved):
+        training = member.get("training") or {}
         fraction = training.get("validation_fraction", defaults.validation_fraction)
         seed = training.get("seed", defaults.seed)
         if (fraction, seed) != (defaults.validation_fraction, defaults.seed):
@@ -250,12 +254,13 @@ def build_ensemble(model_dirs: Sequence[str | Path], output_dir: str | Path, *,
 
     output_dir = check_replaceable(output_dir, ENSEMBLE_ARTIFACT)
     paths = [Path(path).expanduser() for path in model_dirs]
-    configs = _check_members(paths)
+    members = _check_members(paths)
+    configs = [config for _, config in members]
     for path in paths:  # neither inside the other
         check_not_inside(path, output_dir, "the ensemble's output directory")
         check_not_inside(output_dir, path, "the member model directory")
     if validation is not None and dataset_holdout:
-        _check_holdout(paths, configs)
+        _check_holdout(paths, [saved for saved, _ in members])
     first = configs[0]
     if isinstance(weights, str):
         weights = parse_weights(weights, len(paths))
@@ -283,10 +288,11 @@ def build_ensemble(model_dirs: Sequence[str | Path], output_dir: str | Path, *,
                               f"zero; received {list(chosen.ravel())}")
         weighting = "given"
     chosen = chosen / chosen.sum()
+    mean = (None if member_probabilities is None  # (n, classes): the ensemble's validation
+            else sum(w * p for w, p in zip(chosen, member_probabilities)))
     thresholds: tuple[float, ...] = ()
     if first.multi_label:
-        if member_probabilities is not None and tune_thresholds:
-            mean = sum(w * p for w, p in zip(chosen, member_probabilities))
+        if mean is not None and tune_thresholds:
             thresholds = tuple(float(t) for t in tune_label_thresholds(y_true, mean, "f1"))
         else:
             saved = [np.asarray(DecisionRule.for_config(config).label_thresholds(),
@@ -307,9 +313,8 @@ def build_ensemble(model_dirs: Sequence[str | Path], output_dir: str | Path, *,
         labels=first.labels, label_values=first.label_values, multi_label=first.multi_label,
         threshold=threshold, thresholds=thresholds, if_no_label=first.if_no_label,
         max_length=max(config.max_length for config in configs))
-    if member_probabilities is not None:
+    if mean is not None:
         rule = DecisionRule.for_config(config)
-        mean = sum(w * p for w, p in zip(chosen, member_probabilities))
         metrics = {"validation": {
             "source": validation.source, "examples": len(validation),
             "note": "in-sample: the weights (with --weights validation) and the multi-label "
@@ -361,7 +366,7 @@ def ensemble_validation(model_dir: str | Path, *, validation_file: str | Path | 
     if validation_file is None and dataset is None:
         return None, False
     if validation_file is not None:
-        multi_label = _member_config(Path(model_dir).expanduser()).multi_label
+        multi_label = _member_config(Path(model_dir).expanduser())[1].multi_label
         names = load_label_names(label_names_file) if label_names_file else None
         return load_labelled_file(validation_file, text_column, label_column,
                                   keep_label_strings=keep_label_strings,

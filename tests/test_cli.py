@@ -26,7 +26,9 @@ def test_help_answers_without_importing_tensorflow():
 
 @pytest.mark.parametrize("args", [["train", "--help"], ["forecast", "train", "--help"],
                                   ["train", "--arch", "transformer"],
-                                  ["forecast", "train", "--lookback", "0", "--horizon", "2"]])
+                                  ["forecast", "train", "--lookback", "0", "--horizon", "2"],
+                                  ["ensemble", "--help"],
+                                  ["ensemble", ".", "--output", "x", "--weights", "best"]])
 def test_command_help_and_option_errors_answer_without_importing_tensorflow(args):
     code = ("import sys; from sentiment.cli import main\n"
             f"try:\n    main({args!r})\nexcept SystemExit as stop:\n    code = stop.code\n"
