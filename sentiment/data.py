@@ -334,6 +334,52 @@ def load_labelled_file(path: str | Path, text_column: str = "text",
     return LabelledTexts(texts, labels, str(path), multi_label)
 
 
+def load_texts(path: str | Path, text_column: str = "text") -> tuple[str, ...]:
+    """The texts of a file without labels (for pretraining): one per line of a ``.txt``
+    file, else the ``text_column`` of a CSV, TSV, JSON Lines or Parquet file.
+
+    Raises:
+        DataError: a missing or unreadable file, an unknown column (the message lists the
+            columns), a missing or non-string text (naming the row and column), a line of a
+            JSON Lines file that is not an object (naming the line), or a file with no rows.
+    """
+    from .io.readers import open_reader
+
+    try:
+        reader = open_reader(path, text_column=text_column)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    with reader:
+        chunk = reader.read_all([text_column])
+    if chunk.row_errors:
+        raise DataError(f"{path}: {chunk.row_errors[min(chunk.row_errors)]}")
+    if chunk.rows == 0:
+        raise DataError(f"{path}: the file has no rows")
+    return _texts(chunk.values(text_column), str(path), text_column)
+
+
+def load_unlabelled_dataset(name: str) -> tuple[tuple[str, ...], str]:
+    """The texts a language model for the named data set is pretrained on, and their source:
+    for ``imdb`` its 50,000 unlabelled reviews and the 25,000 training reviews'
+    texts (``$SENTIMENT_DATA_DIR/imdb/{unsup,train}.parquet``, else the hub's
+    ``unsupervised`` and ``train`` splits); for ``sst2`` and ``goemotions``, which ship no
+    unlabelled texts, their training texts. Never a test split.
+
+    Raises:
+        DataError: unknown name, or neither a local copy nor the hub is reachable.
+    """
+    if name == "imdb":
+        local = data_dir()
+        if local and (local / "imdb" / "unsup.parquet").is_file():
+            unlabelled = load_texts(local / "imdb" / "unsup.parquet")
+        else:
+            table = _hub_table("stanfordnlp/imdb", "unsupervised")
+            unlabelled = _texts(table["text"], "stanfordnlp/imdb", "text")
+        train = load_named_dataset("imdb").train.texts
+        return unlabelled + tuple(train), "imdb unlabelled + train texts"
+    return tuple(load_named_dataset(name).train.texts), f"{name} train texts"
+
+
 def _hub_table(name: str, split: str, config: str | None = None):
     import datasets
 

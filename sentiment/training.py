@@ -2,7 +2,10 @@
 
     texts, labels -> label indices, validation split
       -> Tokenizer -> Vocabulary.build (training split only) -> TextEncoder
+      [--pretrained: tokenizer and vocabulary of the language model instead]
       -> tf.data batches (bucketed by length) -> build_classifier -> model.fit
+         [--pretrained: embedding and recurrent weights copied from the language model;
+          --freeze-epochs of the new layers alone first; discriminative learning rates]
       -> early stopping on validation loss (best weights restored)
       [-> once per member of an ensemble, seeds seed, seed + 1, ...; their mean]
       -> temperature scaling fitted on the validation split (sentiment.calibration)
@@ -95,6 +98,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                      test: LabelledTexts | None = None,
                      label_names: dict[str, str] | None = None,
                      label_order: Sequence[str] | None = None, vocabulary=None,
+                     unlabelled: Sequence[str] | None = None,
                      callbacks: Sequence[Any] = (), verbose: int = 1) -> TrainResult:
     """Train a classifier on ``train`` and write its model directory atomically.
 
@@ -110,7 +114,10 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         label_order: the classes in output order (a data set's or a ``--label-names``
             file's), in place of the sorted label values; every training label must be one.
         vocabulary: a vocabulary from :func:`sentiment.text.pipeline.build_vocabulary` to
-            use instead of learning one from ``train`` (from the same training texts).
+            use instead of learning one from ``train`` (from the same training texts); not
+            with ``training.pretrained``, whose vocabulary is the language model's.
+        unlabelled: unlabelled texts for ``training.virtual_adversarial`` (default: the
+            training texts).
         callbacks: extra ``keras.callbacks.Callback`` objects for ``model.fit`` (after the
             weight averaging and the early stopping, which restores the best weights); each
             member of an ensemble is fitted with them in turn.
@@ -123,10 +130,18 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     binary cross-entropy, per-label class weights, thresholds tuned per label); the
     configuration's ``multi_label`` must then be set or is set.
 
+    With ``training.pretrained`` the tokenizer, vocabulary, embedding and recurrent layers
+    come from that language model directory (:func:`sentiment.pretraining.adopt_pretrained`:
+    settings of ``config`` at their defaults take its values; others must agree with it),
+    and the pooling and output layers are new.
+
     Raises:
         DataError: empty data, a single class, validation/test labels unknown to ``train``,
             or single-label data for ``config.multi_label``.
-        ConfigError: ``vocabulary`` is not of the kind ``config.tokenizer`` uses, a
+        ModelError: ``training.pretrained`` is not a readable language model directory.
+        ConfigError: a setting of ``config`` contradicts ``training.pretrained``, or
+            ``vocabulary`` is given with it; ``vocabulary`` is not of the kind
+            ``config.tokenizer`` uses, a
             threshold to tune for a single-label model of more than two classes,
             ``if_no_label`` or ``label_thresholds`` other than the defaults for single-label
             data, or
@@ -162,6 +177,16 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                  else f"--label-thresholds {training.label_thresholds}")
         raise ConfigError(f"{given} is for multi-label models; {train.source} holds one label "
                           "per row (give --multi-label for several)")
+    language_model = None
+    if training.pretrained:
+        from .pretraining import adopt_pretrained, load_language_model
+
+        if vocabulary is not None:
+            raise ConfigError("vocabulary= cannot be given with a pretrained model: the "
+                              "vocabulary is the language model's")
+        language_model = load_language_model(training.pretrained)
+        config = adopt_pretrained(config, language_model.config, source=training.pretrained)
+        vocabulary = language_model.vocabulary
     values = label_set(train, order=label_order or None)
     tuning = training.tune_threshold
     if tuning == "auto":
@@ -215,14 +240,29 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                 seed=seed, max_length=config.max_length)
             model = build_classifier(config.replace(ensemble=1), vocabulary.vocabulary_size(),
                                      name=f"member_{member}" if config.ensemble > 1 else None)
+            def metric():  # a fresh metric object for each compile
+                return (keras.metrics.BinaryAccuracy(name="accuracy") if multi_label
+                        else "accuracy")
+
+            rates: list = []
+            frozen_history: dict[str, list] = {}
+            if language_model is not None:
+                from .pretraining import copy_pretrained
+
+                pretrained_names = copy_pretrained(model, language_model.model, config)
+                rates = _discriminative_rates(model, pretrained_names,
+                                              training.discriminative_decay)
+                if training.freeze_epochs:
+                    frozen_history = _fit_new_layers(
+                        model, pretrained_names, train_batches, validation_batches, training,
+                        loss, metric, weights, verbose)
             # adversarial training fits a wrapper that shares the model's weights
             fitted = (AdversarialTraining(model, training.adversarial) if training.adversarial
                       else model)
             fitted.compile(optimizer=make_optimizer(training.optimizer,
-                                                   learning_rate(training, len(train))),
-                           loss=loss,
-                           metrics=[keras.metrics.BinaryAccuracy(name="accuracy")
-                                    if multi_label else "accuracy"])
+                                                   learning_rate(training, len(train)),
+                                                   rate_multipliers=rates),
+                           loss=loss, metrics=[metric()])
             # validates the average and the raw weights and keeps the better of the two for
             # early stopping to monitor and restore
             averaging = ([WeightAveraging(training.ema_momentum,
@@ -245,6 +285,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                 "best_epoch": best_epoch,
                 # the weights saved: the moving average or the last step's (raw) weights
                 "weights": averaging[0].kept[best_epoch - 1] if averaging else "raw",
+                **({"freeze_epochs": training.freeze_epochs,
+                    "frozen_val_loss": [float(x) for x in frozen_history["val_loss"]]}
+                   if frozen_history else {}),
                 "history": history.history})
         seconds = time.perf_counter() - started
         model = members[0]
@@ -290,6 +333,14 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         },
         "validation": decision_report(rule, y_validation, validation_probabilities),
     }
+    if language_model is not None:
+        metrics["training"]["pretrained"] = {
+            "language_model": str(training.pretrained),
+            "layers": _pretrained_names(config),
+            "discriminative_decay": training.discriminative_decay,
+            "freeze_epochs": training.freeze_epochs,
+            **({"frozen_val_loss": fits[0]["frozen_val_loss"]}
+               if "frozen_val_loss" in fits[0] else {})}
     if test is not None:
         raw_test = raw_predictor.predict_proba(test.texts)
         test_probabilities = apply_temperature(raw_test, config.temperature,
@@ -352,3 +403,52 @@ def _tune_thresholds(config: ClassifierConfig, training: TrainingConfig, metric:
     record["validation"] = {key: {"default": default[key], "tuned": tuned[key]}
                             for key in keys}
     return config, record
+
+
+def _pretrained_names(config: ClassifierConfig) -> list[str]:
+    from .models.language_model import recurrent_layer_names
+
+    return recurrent_layer_names(config)
+
+
+def _discriminative_rates(model, pretrained_names: Sequence[str], decay: float) -> list:
+    """``(variable, factor)`` pairs of discriminative fine-tuning (Howard & Ruder 2018,
+    ULMFiT): the new layers keep the learning rate, the top pretrained recurrent layer gets
+    ``1 / decay`` of it, the one below ``1 / decay**2``, ..., the embedding the smallest;
+    ``[]`` for ``decay == 1``."""
+    if decay == 1.0:
+        return []
+    rates = []
+    for depth, name in enumerate(reversed(pretrained_names), start=1):  # top first
+        rates += [(variable, decay ** -depth)
+                  for variable in model.get_layer(name).trainable_variables]
+    return rates
+
+
+def _fit_new_layers(model, pretrained_names, train_batches, validation_batches,
+                    training: TrainingConfig, loss, metric, weights, verbose: int
+                    ) -> dict[str, list]:
+    """Train only the layers that are not pretrained (pooling, output) for
+    ``training.freeze_epochs`` epochs, then make every layer trainable again; the history of
+    those epochs (ULMFiT's gradual unfreezing, in two stages); ``metric`` makes the
+    accuracy metric."""
+    from .models.optimizers import make_optimizer
+
+    layers = [model.get_layer(name) for name in pretrained_names]
+    for layer in layers:
+        layer.trainable = False
+    try:
+        model.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate),
+                      loss=loss, metrics=[metric()])
+        if verbose:
+            print(f"training the new layers alone for {training.freeze_epochs} epoch(s)")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*ran out of data")
+            warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
+            history = model.fit(train_batches, validation_data=validation_batches,
+                                epochs=training.freeze_epochs, class_weight=weights,
+                                verbose=verbose)
+    finally:
+        for layer in layers:
+            layer.trainable = True
+    return history.history

@@ -28,7 +28,10 @@ def test_help_answers_without_importing_tensorflow():
                                   ["train", "--arch", "transformer"],
                                   ["forecast", "train", "--lookback", "0", "--horizon", "2"],
                                   ["ensemble", "--help"],
-                                  ["ensemble", ".", "--output", "x", "--weights", "best"]])
+                                  ["ensemble", ".", "--output", "x", "--weights", "best"],
+                                  ["pretrain", "--help"],
+                                  ["pretrain", "--dataset", "imdb", "--units", "0",
+                                   "--output", "x"]])
 def test_command_help_and_option_errors_answer_without_importing_tensorflow(args):
     code = ("import sys; from sentiment.cli import main\n"
             f"try:\n    main({args!r})\nexcept SystemExit as stop:\n    code = stop.code\n"
@@ -53,7 +56,8 @@ def test_train_options_are_the_settings_with_their_defaults():
     assert config_from_options(TrainingConfig, options) == TrainingConfig()
     assert set(options) == {"dataset", "train_file", "validation_file", "test_file",
                             "text_column", "label_column", "keep_label_strings",
-                            "label_delimiter", "label_names_file", "limit", "output_dir",
+                            "label_delimiter", "label_names_file", "unlabelled_files", "limit",
+                            "output_dir",
                             "quiet"}
     options = dict(forecast_train.make_context("train", ["--lookback", "96", "--horizon",
                                                          "24"]).params)

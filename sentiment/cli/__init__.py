@@ -18,6 +18,7 @@ from .dataclass_options import config_from_options, config_options
 from .ensemble import ensemble
 from .export import export
 from .forecast import forecast
+from .pretrain import pretrain
 from .options import (
     CliError,
     decision_options,
@@ -66,6 +67,10 @@ def main():
 @multi_label_data_options
 @config_options(ClassifierConfig)
 @config_options(TrainingConfig)
+@click.option("--unlabelled", "unlabelled_files", multiple=True,
+              type=click.Path(dir_okay=False),
+              help="Unlabelled texts for --virtual-adversarial (one per line of a .txt file, "
+              "or the --text-column of a table); repeat for several.")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Train on a seeded random sample of N examples (quick trials).")
 @click.option("--output", "output_dir", type=click.Path(file_okay=False), default=None,
@@ -75,8 +80,8 @@ def main():
 @quiet_option
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column,
-          keep_label_strings, label_delimiter, label_names_file, limit, output_dir, quiet,
-          **settings):
+          keep_label_strings, label_delimiter, label_names_file, unlabelled_files, limit,
+          output_dir, quiet, **settings):
     """Train a classifier and save it as one model directory.
 
     \b
@@ -84,6 +89,7 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
       sentiment train --train reviews.csv --test held_out.csv
       sentiment train --train tickets.jsonl --multi-label --label-column tags
       sentiment train --dataset goemotions             # 28 labels, multi-label
+      sentiment train --pretrained models/imdb-lm --freeze-epochs 1   # after `pretrain`
     """
     if dataset and train_file:
         raise click.UsageError("give either --dataset or --train, not both")
@@ -96,6 +102,11 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     # settings are checked (ConfigError -> exit 2) before any data or TensorFlow is loaded
     model_config = config_from_options(ClassifierConfig, settings)
     training_config = config_from_options(TrainingConfig, settings)
+    if unlabelled_files and not training_config.virtual_adversarial:
+        raise click.UsageError("--unlabelled is read by --virtual-adversarial EPSILON; give "
+                               "it too")
+    if training_config.pretrained:
+        model_config = _adopt_pretrained(model_config, training_config.pretrained)
     from ..artifacts import check_replaceable, output_lock
     from ..config import CLASSIFIER_ARTIFACT
     from ..paths import default_model_dir
@@ -127,11 +138,17 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
         label_names, label_order = splits.label_names, splits.label_order or None
     if limit:
         train_data = train_data.sample(limit, training_config.seed)
+    unlabelled = None
+    if unlabelled_files:
+        from ..data import load_texts
+
+        unlabelled = [text for path in unlabelled_files
+                      for text in load_texts(path, text_column)]
 
     result = train_classifier(
         train_data, model_config, training_config, output,
         validation=validation_data, test=test_data, label_names=label_names,
-        label_order=label_order, verbose=0 if quiet else 1,
+        label_order=label_order, unlabelled=unlabelled, verbose=0 if quiet else 1,
     )
     metrics = result.metrics
     if "test" in metrics:
@@ -161,6 +178,24 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
                    f"{change['log_loss_before']:.4f} -> {change['log_loss_after']:.4f}"
                    + (f"  ({calibration['skipped']})" if "skipped" in calibration else ""))
     click.echo(f"model saved to {output}")
+
+
+def _adopt_pretrained(model_config, language_model_dir):
+    """``model_config`` with the language model's settings; a usage error naming both options
+    where one given on the command line contradicts the model (before TensorFlow loads)."""
+    from ..config import PRETRAINED_SETTINGS
+    from ..errors import ConfigError
+    from ..pretraining import adopt_pretrained, read_language_model_config
+
+    context = click.get_current_context()
+    explicit = [name for name in PRETRAINED_SETTINGS
+                if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    language_model = read_language_model_config(language_model_dir)  # ModelError -> exit 2
+    try:
+        return adopt_pretrained(model_config, language_model, source=language_model_dir,
+                                explicit=explicit)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def _check_label_file_options(file, option):
@@ -299,5 +334,6 @@ main.add_command(forecast)
 main.add_command(export)
 main.add_command(serve)
 main.add_command(ensemble)
+main.add_command(pretrain)
 
 __all__ = ["main", "CliError"]

@@ -11,6 +11,8 @@ Pure Python: no numpy or TensorFlow import.
   ``from_dict``, ``replace``);
 * :mod:`.classifier`: ``ClassifierConfig``, ``TrainingConfig`` and their choices;
 * :mod:`.ensemble`: ``EnsembleConfig`` (an ensemble of classifiers);
+* :mod:`.language_model`: ``LanguageModelConfig``, ``PretrainingConfig`` (``sentiment
+  pretrain``);
 * :mod:`.forecaster`: ``ForecasterConfig``, ``ForecastTrainingConfig`` and their choices;
 * here: the file names of a model directory, the artifact kinds, reading and writing JSON.
 """
@@ -43,6 +45,8 @@ from .classifier import (
 )
 from .ensemble import WEIGHTINGS, EnsembleConfig
 from .fields import ConfigBase, check_settings, setting, settings
+from .language_model import (LANGUAGE_MODEL_ARCHITECTURES, PRETRAINED_SETTINGS,
+                             LanguageModelConfig, PretrainingConfig)
 from .forecaster import (
     BASELINES,
     DECODERS,
@@ -65,6 +69,13 @@ CLASSIFIER_ARTIFACT = ArtifactKind(
 FORECASTER_ARTIFACT = ArtifactKind(
     "forecaster model directory", required=(CONFIG_FILE, MODEL_FILE),
     allowed=(CONFIG_FILE, MODEL_FILE, METRICS_FILE))
+#: The weights of a language model (its own name, so that no classifier directory is taken
+#: for a language model directory or replaced by one, and the reverse).
+LANGUAGE_MODEL_FILE = "language_model.keras"
+#: What ``sentiment pretrain`` writes.
+LANGUAGE_MODEL_ARTIFACT = ArtifactKind(
+    "language model directory", required=(CONFIG_FILE, LANGUAGE_MODEL_FILE, VOCAB_FILE),
+    allowed=(CONFIG_FILE, LANGUAGE_MODEL_FILE, VOCAB_FILE, METRICS_FILE))
 #: The folder of the members' model directories inside an ensemble directory.
 MEMBERS_DIR = "members"
 #: What ``sentiment ensemble`` writes.
@@ -102,7 +113,9 @@ __all__ = [
     "ABSTAIN_LABEL", "ARCHITECTURES", "BASELINES", "CLASSIFIER_ARTIFACT", "CONFIG_FILE",
     "DECODERS", "DTYPE_POLICIES", "ENSEMBLE_ARTIFACT", "EXPLAIN_METHODS",
     "FORECASTER_ARCHITECTURES", "FORECASTER_ARTIFACT", "FORECAST_DATASETS", "IF_NO_LABEL",
-    "INFERENCE_BATCH_SIZE", "LABEL_THRESHOLDS", "LEARNING_RATE_SCHEDULES", "MEMBERS_DIR",
+    "INFERENCE_BATCH_SIZE", "LABEL_THRESHOLDS", "LANGUAGE_MODEL_ARCHITECTURES",
+    "LANGUAGE_MODEL_ARTIFACT", "LANGUAGE_MODEL_FILE", "LanguageModelConfig",
+    "PRETRAINED_SETTINGS", "PretrainingConfig", "LEARNING_RATE_SCHEDULES", "MEMBERS_DIR",
     "METRICS_FILE", "MODEL_FILE", "OPTIMIZERS", "POOLINGS", "SPLITS", "THRESHOLD_TUNING",
     "TOKENIZERS", "TRUNCATIONS", "VOCAB_FILE", "WEIGHTINGS", "ClassifierConfig",
     "ConfigBase", "EnsembleConfig", "ForecastTrainingConfig", "ForecasterConfig",

@@ -228,6 +228,20 @@ class TrainingConfig(ConfigBase):
             most increases the loss (Miyato et al. 2017, the fast gradient method;
             :class:`sentiment.models.adversarial.AdversarialTraining`); each step then costs
             about twice as much; 0 (default) turns it off.
+        virtual_adversarial: also minimize the virtual adversarial loss (Miyato et al. 2017)
+            with perturbations of this L2 norm on the word embeddings of unlabelled texts
+            (``train_classifier(unlabelled=...)``, ``--unlabelled``; of the training texts when
+            none are given): :class:`sentiment.models.adversarial.VirtualAdversarialTraining`;
+            0 (default) turns it off.
+        pretrained: a language model directory from ``sentiment pretrain`` whose tokenizer,
+            vocabulary, embedding and recurrent layers the classifier starts from (ULMFiT,
+            Howard & Ruder 2018); ``None`` (default) trains from scratch.
+        freeze_epochs: with ``pretrained``: epochs that train only the new layers (pooling
+            and output) before ``epochs`` of the whole model; 0 for none.
+        discriminative_decay: with ``pretrained``: each layer group's learning rate is the
+            one above it divided by this (output layers, then each recurrent layer from the
+            top, then the embedding; ULMFiT's discriminative fine-tuning uses 2.6); 1 gives
+            every layer ``learning_rate``.
         bucketing: batch texts of similar length together (``tf.data``
             ``bucket_by_sequence_length``); otherwise each batch is padded to its longest text.
         mixed_precision: train under ``mixed_float16`` on GPU or ``mixed_bfloat16`` on CPU (the
@@ -273,6 +287,20 @@ class TrainingConfig(ConfigBase):
         0.0, min=0.0, metavar="EPSILON",
         help="Adversarial training: also train on embeddings perturbed by this L2 norm towards "
         "a higher loss (Miyato et al. 2017); about twice the training time; 0 for none.")
+    virtual_adversarial: float = setting(
+        0.0, min=0.0, metavar="EPSILON",
+        help="Virtual adversarial training: also make predictions on unlabelled texts "
+        "(--unlabelled; else the training texts) stable under embedding perturbations of this "
+        "L2 norm (Miyato et al. 2017); 0 for none.")
+    pretrained: str | None = setting(
+        None, metavar="DIR",
+        help="Start from a language model of `sentiment pretrain`: its tokenizer, vocabulary, "
+        "embedding and recurrent layers.")
+    freeze_epochs: int = setting(
+        0, min=0, help="With --pretrained: epochs training only the new layers first.")
+    discriminative_decay: float = setting(
+        1.0, min=1.0, help="With --pretrained: divide the learning rate by this per layer "
+        "group downwards from the output (ULMFiT: 2.6); 1 for one rate.")
     bucketing: bool = setting(True, help="Batch texts of similar length together.")
     mixed_precision: bool = setting(False, negative=False,
                                     help="mixed_float16 on GPU, mixed_bfloat16 on CPU.")
@@ -294,3 +322,8 @@ class TrainingConfig(ConfigBase):
 
     def __post_init__(self):
         check_settings(self)
+        if not self.pretrained:
+            for name, default in (("freeze_epochs", 0), ("discriminative_decay", 1.0)):
+                if getattr(self, name) != default:
+                    raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)} "
+                                      "fine-tunes a pretrained model; give --pretrained DIR")

@@ -20,6 +20,27 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+class RateMultipliers:
+    """A learning-rate factor per variable, for Keras optimizers (mixed in before the
+    optimizer class): ``update_step`` scales its learning rate by the variable's factor.
+
+    Discriminative fine-tuning (Howard & Ruder 2018, ULMFiT) gives each layer group its own
+    rate; Keras 3 has no per-variable rates (TensorFlow Addons' ``MultiOptimizer`` is gone),
+    and scaling gradients would not do: Adam's step does not depend on the gradient's scale.
+    """
+
+    def set_rate_multipliers(self, factors) -> None:
+        """``factors``: ``(variable, factor)`` pairs; other variables keep factor 1."""
+        self._rate_factors = {self._var_key(variable): float(factor)
+                              for variable, factor in factors}
+
+    def update_step(self, gradient, variable, learning_rate):
+        factor = getattr(self, "_rate_factors", {}).get(self._var_key(variable), 1.0)
+        if factor != 1.0:
+            learning_rate = ops.cast(learning_rate, variable.dtype) * factor
+        return super().update_step(gradient, variable, learning_rate)
+
+
 @keras.saving.register_keras_serializable(package="sentiment")
 class LazyAdam(keras.optimizers.Adam):
     """``keras.optimizers.Adam`` with sparse updates for ``tf.IndexedSlices`` gradients
@@ -58,15 +79,32 @@ class LazyAdam(keras.optimizers.Adam):
             alpha * m_rows / (ops.sqrt(v_rows) + self.epsilon), rows))
 
 
-def make_optimizer(name: str, learning_rate):
+class ScaledAdam(RateMultipliers, keras.optimizers.Adam):
+    """Keras' Adam with :class:`RateMultipliers`."""
+
+
+class ScaledLazyAdam(RateMultipliers, LazyAdam):
+    """:class:`LazyAdam` with :class:`RateMultipliers`."""
+
+
+def make_optimizer(name: str, learning_rate, global_clipnorm: float | None = None,
+                   rate_multipliers=()):
     """The Keras optimizer ``name`` (``adam`` or ``lazy_adam``) with ``learning_rate`` (a
-    float or a ``keras.optimizers.schedules.LearningRateSchedule``).
+    float or a ``keras.optimizers.schedules.LearningRateSchedule``), clipping each step's
+    gradients to ``global_clipnorm`` (their global L2 norm) when given, and with
+    ``rate_multipliers`` (``(variable, factor)`` pairs, :class:`RateMultipliers`) when given.
 
     Raises:
         ValueError: for an unknown name.
     """
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    if name == "lazy_adam":
-        return LazyAdam(learning_rate)
-    raise ValueError(f"optimizer must be adam or lazy_adam; received {name!r}")
+    if name not in ("adam", "lazy_adam"):
+        raise ValueError(f"optimizer must be adam or lazy_adam; received {name!r}")
+    rate_multipliers = list(rate_multipliers)
+    if rate_multipliers:
+        kind = ScaledAdam if name == "adam" else ScaledLazyAdam
+    else:
+        kind = keras.optimizers.Adam if name == "adam" else LazyAdam
+    optimizer = kind(learning_rate, global_clipnorm=global_clipnorm, name=name)
+    if rate_multipliers:
+        optimizer.set_rate_multipliers(rate_multipliers)
+    return optimizer

@@ -22,7 +22,7 @@ from ..fingerprints import FILES_KEY, verify_files
 
 #: What each section of ``config.json`` holds, and the command that writes it.
 SECTIONS = {"classifier": "sentiment train", "forecaster": "sentiment forecast train",
-            "ensemble": "sentiment ensemble"}
+            "ensemble": "sentiment ensemble", "language_model": "sentiment pretrain"}
 
 
 @dataclass(frozen=True)
