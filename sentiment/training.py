@@ -144,7 +144,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             ``config.tokenizer`` uses, a
             threshold to tune for a single-label model of more than two classes,
             ``if_no_label`` or ``label_thresholds`` other than the defaults for single-label
-            data, or
+            data, ``unlabelled`` without ``training.virtual_adversarial``, or
             ``output_dir`` is not a directory a classifier may replace
             (:func:`sentiment.artifacts.check_replaceable`, checked before training).
     """
@@ -156,7 +156,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     from .decisions import DecisionRule
     from .errors import ConfigError
     from .evaluation import decision_report, true_labels
-    from .models.adversarial import AdversarialTraining
+    from .models.adversarial import AdversarialTraining, VirtualAdversarialTraining
     from .models.losses import WeightedBinaryCrossentropy
     from .models.classifier import build_classifier, classifier_members
     from .models.optimizers import make_optimizer
@@ -177,6 +177,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                  else f"--label-thresholds {training.label_thresholds}")
         raise ConfigError(f"{given} is for multi-label models; {train.source} holds one label "
                           "per row (give --multi-label for several)")
+    if unlabelled is not None and not training.virtual_adversarial:
+        raise ConfigError("unlabelled texts are read by virtual adversarial training; set "
+                          "--virtual-adversarial EPSILON")
     language_model = None
     if training.pretrained:
         from .pretraining import adopt_pretrained, load_language_model
@@ -226,6 +229,16 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         validation_batches = training_dataset(
             validation_ids, y_validation, training.batch_size, bucketing=training.bucketing,
             shuffle=False, max_length=config.max_length)
+        unlabelled_batches = None
+        if training.virtual_adversarial:
+            unlabelled_texts = train.texts if unlabelled is None else unlabelled
+            if not len(unlabelled_texts):
+                raise DataError("--unlabelled: the unlabelled texts are empty")
+            unlabelled_ids = encode_texts(encoder, unlabelled_texts)
+            unlabelled_batches = training_dataset(
+                unlabelled_ids, np.zeros(len(unlabelled_texts), np.int32), training.batch_size,
+                bucketing=training.bucketing, seed=training.seed + 7919,
+                max_length=config.max_length).map(lambda ids, _: ids).repeat()
 
         members, fits = [], []  # fits: per member, its history, epochs and kept weights
         started = time.perf_counter()
@@ -240,25 +253,40 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                 seed=seed, max_length=config.max_length)
             model = build_classifier(config.replace(ensemble=1), vocabulary.vocabulary_size(),
                                      name=f"member_{member}" if config.ensemble > 1 else None)
+
             def metric():  # a fresh metric object for each compile
                 return (keras.metrics.BinaryAccuracy(name="accuracy") if multi_label
                         else "accuracy")
 
-            rates: list = []
             frozen_history: dict[str, list] = {}
+            pretrained_names: list[str] = []
             if language_model is not None:
                 from .pretraining import copy_pretrained
 
                 pretrained_names = copy_pretrained(model, language_model.model, config)
-                rates = _discriminative_rates(model, pretrained_names,
-                                              training.discriminative_decay)
                 if training.freeze_epochs:
                     frozen_history = _fit_new_layers(
                         model, pretrained_names, train_batches, validation_batches, training,
                         loss, metric, weights, verbose)
-            # adversarial training fits a wrapper that shares the model's weights
-            fitted = (AdversarialTraining(model, training.adversarial) if training.adversarial
-                      else model)
+            trained = model  # the network fitted: the model, or its twin for VAT
+            if training.virtual_adversarial:
+                # the twin takes a perturbation of the embeddings as a second input; its
+                # weights go back into the model after fitting
+                trained = build_classifier(config.replace(ensemble=1),
+                                           vocabulary.vocabulary_size(), name=model.name,
+                                           perturbation=True)
+                trained.set_weights(model.get_weights())
+                fitted = VirtualAdversarialTraining(trained, training.virtual_adversarial,
+                                                    training.adversarial, multi_label)
+                train_batches = _with_unlabelled(train_batches, unlabelled_batches)
+            elif training.adversarial:
+                # adversarial training fits a wrapper that shares the model's weights
+                fitted = AdversarialTraining(model, training.adversarial)
+            else:
+                fitted = model
+            rates = (_discriminative_rates(trained, pretrained_names,
+                                           training.discriminative_decay)
+                     if pretrained_names else [])
             fitted.compile(optimizer=make_optimizer(training.optimizer,
                                                    learning_rate(training, len(train)),
                                                    rate_multipliers=rates),
@@ -279,6 +307,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                                      callbacks=[*averaging, early_stopping, *callbacks],
                                      verbose=verbose)
             best_epoch = int(np.argmin(history.history["val_loss"])) + 1
+            if trained is not model:
+                model.set_weights(trained.get_weights())
             members.append(model)
             fits.append({
                 "seed": seed, "epochs_run": len(history.history["loss"]),
@@ -452,3 +482,12 @@ def _fit_new_layers(model, pretrained_names, train_batches, validation_batches,
         for layer in layers:
             layer.trainable = True
     return history.history
+
+
+def _with_unlabelled(labelled, unlabelled):
+    """``((ids, unlabelled_ids), labels)`` batches: each labelled batch beside the next
+    unlabelled one (``unlabelled`` repeats, so the labelled batches set the epoch)."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.zip((labelled, unlabelled)).map(
+        lambda pair, extra: ((pair[0], extra), pair[1]))

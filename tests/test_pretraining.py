@@ -304,3 +304,24 @@ def test_a_language_model_directory_is_checked(language_model_dir, tmp_path):
         handle.write("extra\n")
     with pytest.raises(ModelError, match="vocab.txt"):
         load_language_model(copy)
+
+
+def test_virtual_adversarial_training_on_a_pretrained_model(language_model_dir, tmp_path,
+                                                            monkeypatch):
+    """--virtual-adversarial with --unlabelled, --adversarial and --pretrained together."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "unlabelled.txt").write_text("\n".join(corpus(50, seed=11)) + "\n",
+                                             encoding="utf-8")
+    labelled = corpus(40, seed=12)
+    labels = ["positive" if t.count("fun") > t.count("bad") else "negative" for t in labelled]
+    write_labelled_csv(tmp_path / "train.csv", labelled, labels)
+    result = CliRunner().invoke(main, [
+        "train", "--train", "train.csv", "--pretrained", str(language_model_dir[0]),
+        "--virtual-adversarial", "1.0", "--unlabelled", "unlabelled.txt", "--adversarial",
+        "0.5", "--epochs", "1", "--output", "vat", "--quiet"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "vat" / "config.json").read_text())
+    assert config["training"]["virtual_adversarial"] == 1.0
+    from sentiment import Predictor
+
+    assert len(Predictor.load(tmp_path / "vat").predict(["great fun"])) == 1

@@ -219,6 +219,26 @@ class AttentionPooling(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package="sentiment")
+class AddPerturbation(keras.layers.Layer):
+    """``embeddings + perturbation``, both ``(batch, time, embedding_dim)``, keeping the
+    embeddings' mask and dtype: the input of (virtual) adversarial training on the word
+    embeddings (:mod:`sentiment.models.adversarial`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, perturbation, mask=None):
+        return inputs + ops.cast(perturbation, inputs.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def compute_output_shape(self, input_shape, *args):
+        return tuple(input_shape)
+
+
 def _recurrent_layer(config: ClassifierConfig, return_sequences: bool, name: str):
     # Keras' GRU/LSTM with the input projection out of the loop on CPU (recurrent.py)
     cell = HoistedLSTM if config.arch in ("lstm", "bilstm", "cnn-lstm") else HoistedGRU
@@ -247,13 +267,18 @@ def _embedding_dropout(config: ClassifierConfig, x):
 
 
 def build_classifier(config: ClassifierConfig, vocabulary_size: int,
-                     name: str | None = None) -> keras.Model:
+                     name: str | None = None, perturbation: bool = False) -> keras.Model:
     """Build the classifier described by ``config``.
 
     Args:
         config: architecture, sizes, pooling, dropout, ensemble size and the class names.
         vocabulary_size: number of token ids (padding and OOV included).
         name: the model's name (default ``sentiment_<arch>``, or ``ensemble``).
+        perturbation: build the twin that (virtual) adversarial training fits: a second
+            input, ``(batch, time, embedding_dim) float32``, is added to the token embeddings
+            (:class:`AddPerturbation`); otherwise the same layers, names and weights in the
+            same order, so ``classifier.set_weights(twin.get_weights())`` carries them over.
+            Not for ensembles.
 
     Returns:
         A ``keras.Model`` from ``(batch, time) int32`` ids (0 = padding) to
@@ -269,25 +294,33 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int,
             [build_classifier(single, vocabulary_size, name=f"member_{i}")
              for i in range(config.ensemble)], name=name or "ensemble")
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    if config.arch == "fasttext":
-        x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
+    inputs = ids
+    if perturbation:
+        delta = keras.Input(shape=(None, config.embedding_dim), dtype="float32",
+                            name="perturbation")
+        inputs = [ids, delta]
+
+    def embed(mask_zero: bool):
+        x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=mask_zero,
                                    name="embedding")(ids)
-        x = _embedding_dropout(config, x)
+        if perturbation:
+            x = AddPerturbation(name="add_perturbation")(x, delta)
+        return _embedding_dropout(config, x)  # the embedding's mask passes through
+
+    if config.arch == "fasttext":
+        x = embed(mask_zero=True)
         x = (keras.layers.GlobalAveragePooling1D(name="mean_pool")(x) if config.pooling == "mean"
              else MaskedGlobalMaxPooling1D(name="max_pool")(x))
     elif config.arch == "cnn":
         mask = PaddingMask(name="padding_mask")(ids)
-        x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, name="embedding")(ids)
-        x = _embedding_dropout(config, x)
+        x = embed(mask_zero=False)
         pooled = [MaskedGlobalMaxPooling1D(name=f"max_pool_{i}")(feature, mask=mask)
                   for i, feature in enumerate(_convolutions(config, x, mask))]
         x = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="concat")(pooled)
     else:
         if config.arch.startswith("cnn-"):
             mask = PaddingMask(name="padding_mask")(ids)
-            x = keras.layers.Embedding(vocabulary_size, config.embedding_dim,
-                                       name="embedding")(ids)
-            x = _embedding_dropout(config, x)
+            x = embed(mask_zero=False)
             features = _convolutions(config, x, mask)
             x = (features[0] if len(features) == 1
                  else keras.layers.Concatenate(name="concat")(features))
@@ -296,9 +329,7 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int,
             x = keras.layers.MaxPooling1D(config.pool_size, name="conv_pool")(x)
             mask = PoolMask(config.pool_size, name="pool_mask")(mask)
         else:
-            x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
-                                       name="embedding")(ids)
-            x = _embedding_dropout(config, x)  # the embedding's mask passes through
+            x = embed(mask_zero=True)
             mask = None
         for i in range(config.layers):
             last = i == config.layers - 1
@@ -319,7 +350,7 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int,
     probabilities = keras.layers.Activation(
         "sigmoid" if getattr(config, "multi_label", False) else "softmax", dtype="float32",
         name="probabilities")(logits)
-    return keras.Model(ids, probabilities, name=name or f"sentiment_{config.arch}")
+    return keras.Model(inputs, probabilities, name=name or f"sentiment_{config.arch}")
 
 
 def average_classifiers(members, name: str = "ensemble") -> keras.Model:
