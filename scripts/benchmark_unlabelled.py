@@ -1,0 +1,188 @@
+#!/usr/bin/env python
+"""Learning from unlabelled text on IMDB (issue 22): pretraining, fine-tuning, VAT, ensembles.
+
+No external data: the language model is pretrained on IMDB's 50,000 unlabelled reviews and
+the 25,000 training reviews' texts (never the test reviews); every accuracy is on IMDB test
+(25,000 reviews). Sections (``--sections``, in this order; each row is saved under ``--work``
+and reused by later runs, so the sections can run one at a time):
+
+* ``pretrain``: `sentiment pretrain --dataset imdb` with the budget given (``--max-steps``):
+  steps, tokens seen, minutes, held-out perplexity before and after;
+* ``scratch``: the default GRU from scratch (`sentiment train`);
+* ``finetune``: the same GRU pretrained and fine-tuned (`--pretrained`, `--freeze-epochs`,
+  `--discriminative-decay`);
+* ``vat``: the fine-tuned GRU with virtual adversarial training on the unlabelled reviews;
+* ``ensemble``: the fine-tuned GRU and the 500,000-entry fastText-bigrams model, averaged
+  (`sentiment ensemble`, equal weights);
+* ``lowresource``: 1,000 and 5,000 labelled training reviews (seeded samples), from scratch
+  against pretrained, same settings otherwise.
+
+Targets: best >= 92.0% within 2 hours of compute in all (pretraining included); one
+pretrained recurrent classifier >= 91.0%; with 1,000 labels, pretrained >= 5 points above
+from scratch.
+
+    SENTIMENT_DATA_DIR=../shared/data python scripts/benchmark_unlabelled.py --work /tmp/unl
+    python scripts/benchmark_unlabelled.py --work /tmp/unl --sections pretrain --max-steps 200
+
+Prints Markdown tables (and JSON with --json PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "SENTIMENT_DATA_DIR" not in os.environ:
+    os.environ["SENTIMENT_DATA_DIR"] = str(Path(__file__).resolve().parents[2] / "shared" / "data")
+
+from _common import machine_line  # noqa: E402  scripts/_common.py
+
+SECTIONS = ("pretrain", "scratch", "finetune", "vat", "ensemble", "lowresource")
+#: The fine-tuning settings every pretrained row uses (ULMFiT's recipe, in two stages).
+FINE_TUNING = {"freeze_epochs": 1, "discriminative_decay": 2.6, "epochs": 2, "patience": 1}
+#: The bag-of-n-grams member of the ensemble (docs/benchmarks/models.md).
+FASTTEXT = {"arch": "fasttext", "ngrams": 2, "vocab_size": 500000, "min_frequency": 2}
+LOW_RESOURCE = (1000, 5000)
+
+
+def saved(work: Path, name: str, run) -> dict:
+    """The row ``name`` from ``work/name.json``, else ``run()`` (written there)."""
+    path = work / f"{name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    started = time.perf_counter()
+    row = run()
+    row["minutes"] = round((time.perf_counter() - started) / 60, 1)
+    path.write_text(json.dumps(row, indent=2) + "\n")
+    return row
+
+
+def pretrain(work: Path, args) -> dict:
+    from sentiment.config import LanguageModelConfig, PretrainingConfig
+    from sentiment.data import load_unlabelled_dataset
+    from sentiment.pretraining import pretrain_language_model
+
+    texts, source = load_unlabelled_dataset("imdb")
+    config = LanguageModelConfig(arch=args.arch, units=args.units,
+                                 embedding_dim=args.embedding_dim)
+    training = PretrainingConfig(max_steps=args.max_steps, epochs=args.pretrain_epochs)
+    result = pretrain_language_model(texts, config, training, work / "lm", source=source,
+                                     verbose=2)
+    run, held_out = result.metrics["training"], result.metrics["held_out"]
+    return {"name": f"pretrain {args.arch} {args.units}", "documents": run["documents"],
+            "steps": run["steps"], "tokens_seen": run["tokens_seen"],
+            "epochs": run["epochs"], "tokens_per_second": run["tokens_per_second"],
+            "train_minutes": round(run["seconds"] / 60, 1),
+            "perplexity_before": held_out["perplexity_before"],
+            "perplexity": held_out["perplexity"], "held_out_tokens": held_out["tokens"]}
+
+
+def classifier(work: Path, name: str, model: dict, training: dict, limit: int | None = None,
+               unlabelled: bool = False) -> dict:
+    """Train on IMDB train (a seeded sample of ``limit``), test on IMDB test."""
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.data import load_named_dataset, load_unlabelled_dataset
+    from sentiment.training import train_classifier
+
+    splits = load_named_dataset("imdb")
+    config, settings = ClassifierConfig(**model), TrainingConfig(**training)
+    train = splits.train.sample(limit, settings.seed) if limit else splits.train
+    extra = None
+    if unlabelled:  # the unlabelled reviews alone (the first 50,000 of the pretraining texts)
+        extra = list(load_unlabelled_dataset("imdb")[0][:50000])
+    result = train_classifier(train, config, settings, work / name, test=splits.test,
+                              label_names=splits.label_names, unlabelled=extra, verbose=2)
+    return {"name": name, "train_examples": len(train),
+            "test_accuracy": result.metrics["test"]["accuracy"],
+            "epochs_run": result.metrics["training"]["epochs_run"],
+            "settings": {**model, **training}}
+
+
+def ensemble(work: Path, members: list[str]) -> dict:
+    from sentiment import Predictor
+    from sentiment.data import load_named_dataset
+    from sentiment.ensemble import build_ensemble
+    from sentiment.evaluation import evaluate_predictor
+
+    build_ensemble([work / m for m in members], work / "ensemble")
+    report = evaluate_predictor(Predictor.load(work / "ensemble"),
+                                load_named_dataset("imdb").test)
+    return {"name": "ensemble: " + " + ".join(members), "test_accuracy": report["accuracy"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, required=True,
+                        help="directory for the models and the rows (reused across runs)")
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--arch", default="gru", choices=("gru", "lstm"))
+    parser.add_argument("--units", type=int, default=256)
+    parser.add_argument("--embedding-dim", type=int, default=128)
+    parser.add_argument("--max-steps", type=int, default=0,
+                        help="pretraining budget in batches (0: --pretrain-epochs passes)")
+    parser.add_argument("--pretrain-epochs", type=int, default=1)
+    parser.add_argument("--max-length", type=int, default=400,
+                        help="truncation of the fine-tuned classifiers")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    print(machine_line(), flush=True)
+    rows: dict[str, dict] = {}
+    lm = str(work / "lm")
+    pretrained = {"pretrained": lm, **FINE_TUNING}
+    fine_model = {"max_length": args.max_length}
+    plan = {
+        "pretrain": [("pretrain", lambda: pretrain(work, args))],
+        "scratch": [("scratch", lambda: classifier(work, "scratch", {}, {}))],
+        "finetune": [("finetune", lambda: classifier(work, "finetune", fine_model,
+                                                     pretrained))],
+        "vat": [("vat", lambda: classifier(work, "vat", fine_model,
+                                           {**pretrained, "virtual_adversarial": 1.0},
+                                           unlabelled=True))],
+        "ensemble": [("fasttext", lambda: classifier(work, "fasttext", FASTTEXT,
+                                                     {"epochs": 5, "patience": 1})),
+                     ("ensemble", lambda: ensemble(work, ["finetune", "fasttext"]))],
+        "lowresource": [row for n in LOW_RESOURCE for row in (
+            (f"scratch_{n}", lambda n=n: classifier(work, f"scratch_{n}", {}, {"epochs": 10,
+                                                                           "patience": 2},
+                                                    limit=n)),
+            (f"finetune_{n}", lambda n=n: classifier(
+                work, f"finetune_{n}", fine_model, {**pretrained, "epochs": 10,
+                                                    "patience": 2}, limit=n)))],
+    }
+    for section in sections:
+        for name, run in plan[section]:
+            print(f"== {name}", flush=True)
+            rows[name] = saved(work, name, run)
+            print(json.dumps(rows[name]), flush=True)
+    print_tables(rows)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def print_tables(rows: dict[str, dict]) -> None:
+    if "pretrain" in rows:
+        p = rows["pretrain"]
+        print(f"\n| language model | steps | tokens seen | passes | tokens/s | minutes | "
+              f"held-out perplexity |\n|---|---:|---:|---:|---:|---:|---|\n"
+              f"| {p['name']} | {p['steps']:,} | {p['tokens_seen']:,} | {p['epochs']} | "
+              f"{p['tokens_per_second']:,.0f} | {p['minutes']} | {p['perplexity_before']:.0f} "
+              f"-> {p['perplexity']:.1f} |")
+    print("\n| model | labelled reviews | IMDB test accuracy | minutes |\n|---|---:|---:|---:|")
+    for name, row in rows.items():
+        if "test_accuracy" in row:
+            print(f"| {row['name']} | {row.get('train_examples', '')} | "
+                  f"{row['test_accuracy']:.4f} | {row['minutes']} |")
+
+
+if __name__ == "__main__":
+    main()
