@@ -127,6 +127,8 @@ def main() -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=400,
                         help="truncation of the fine-tuned classifiers")
+    parser.add_argument("--low-resource", default=",".join(map(str, LOW_RESOURCE)),
+                        help="labelled training sizes of the lowresource section")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -151,7 +153,7 @@ def main() -> None:
         "ensemble": [("fasttext", lambda: classifier(work, "fasttext", FASTTEXT,
                                                      {"epochs": 5, "patience": 1})),
                      ("ensemble", lambda: ensemble(work, ["finetune", "fasttext"]))],
-        "lowresource": [row for n in LOW_RESOURCE for row in (
+        "lowresource": [row for n in map(int, args.low_resource.split(",")) for row in (
             (f"scratch_{n}", lambda n=n: classifier(work, f"scratch_{n}", {}, {"epochs": 10,
                                                                            "patience": 2},
                                                     limit=n)),

@@ -197,6 +197,10 @@ def pretrain_language_model(texts: Sequence[str], config: LanguageModelConfig,
     trainer.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate,
                                              training.clip_norm or None))
     initial_loss = float(trainer.evaluate(held_out_batches, verbose=0, return_dict=True)["loss"])
+    if verbose:
+        print(f"held-out perplexity before training {_perplexity(initial_loss):.1f} "
+              f"({len(held_inputs) * config.sequence_length:,} tokens); {total_steps:,} steps "
+              f"of {training.batch_size} x {config.sequence_length} tokens", flush=True)
     stop = StopAfterSteps(total_steps)
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -206,8 +210,11 @@ def pretrain_language_model(texts: Sequence[str], config: LanguageModelConfig,
                               callbacks=[Perplexity(), stop, *callbacks], verbose=verbose)
     seconds = time.perf_counter() - started
     held_out_losses = [float(x) for x in history.history["val_loss"]]
-    tokens_seen = stop.done * training.batch_size * config.sequence_length  # an upper bound:
-    # the last batch of each pass over the windows may be smaller
+    # the windows are batched, then repeated: the last batch of each pass is smaller
+    passes, rest = divmod(stop.done, steps_per_epoch)
+    windows_seen = passes * len(inputs) + min(rest * training.batch_size, len(inputs))
+    tokens_seen = windows_seen * config.sequence_length
+    training_seconds = seconds - stop.evaluation_seconds  # without the held-out passes
     metrics: dict[str, Any] = {
         "training": {
             "source": source, "documents": len(train_texts), "tokens": int(train_tokens),
@@ -215,14 +222,18 @@ def pretrain_language_model(texts: Sequence[str], config: LanguageModelConfig,
             "steps_per_epoch": steps_per_epoch, "epochs": round(stop.done / steps_per_epoch, 3),
             "tokens_seen": int(tokens_seen),
             "seconds": round(seconds, 2),
-            "tokens_per_second": round(tokens_seen / seconds, 1) if seconds else None,
+            "held_out_seconds": round(stop.evaluation_seconds, 2),
+            "tokens_per_second": (round(tokens_seen / training_seconds, 1)
+                                  if training_seconds > 0 else None),
             "vocabulary_size": vocabulary.vocabulary_size(), "num_sampled": num_sampled,
             "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
             "sampled_loss": [float(x) for x in history.history["loss"]],
         },
         "held_out": {
-            "documents": len(held_out_texts), "tokens": int(held_tokens),
-            "windows": int(len(held_inputs)),
+            # the tokens scored: whole windows (the stream's tail is left out)
+            "documents": len(held_out_texts),
+            "tokens": int(len(held_inputs) * config.sequence_length),
+            "stream_tokens": int(held_tokens), "windows": int(len(held_inputs)),
             "perplexity_before": _perplexity(initial_loss),
             "perplexity": _perplexity(held_out_losses[-1]),
             "perplexity_per_epoch": [_perplexity(x) for x in held_out_losses],

@@ -118,7 +118,7 @@ def test_max_steps_bounds_the_run(tmp_path):
                                      PretrainingConfig(epochs=50, max_steps=5, batch_size=8),
                                      tmp_path / "lm", verbose=0)
     assert result.metrics["training"]["steps"] == 5
-    assert result.metrics["training"]["tokens_seen"] == 5 * 8 * 8
+    assert result.metrics["training"]["tokens_seen"] == 5 * 8 * 8  # 5 full batches of 8 x 8
 
 
 def test_too_little_text_is_a_data_error(tmp_path):
@@ -325,3 +325,84 @@ def test_virtual_adversarial_training_on_a_pretrained_model(language_model_dir, 
     from sentiment import Predictor
 
     assert len(Predictor.load(tmp_path / "vat").predict(["great fun"])) == 1
+
+
+def test_pretraining_learns_only_from_the_training_documents(tmp_path):
+    """Each document has a word of its own: the language model's vocabulary (min count 1)
+    holds every training document's word and no held-out document's, so no held-out token
+    reached a training window."""
+    from sentiment.pretraining import load_language_model, pretrain_language_model
+    from sentiment.text.corpus import split_documents
+
+    def word(i):
+        return "doc" + chr(97 + i % 26) + chr(97 + i // 26)
+
+    texts = [f"{word(i)} " * 5 + "common words here and there" for i in range(60)]
+    config = TINY_LM.replace(vocab_size=200)
+    training = PretrainingConfig(epochs=1, batch_size=8, held_out_fraction=0.2, seed=5)
+    result = pretrain_language_model(texts, config, training, tmp_path / "lm", verbose=0)
+    train, held_out = split_documents(60, 0.2, 5)
+    assert result.metrics["held_out"]["documents"] == len(held_out) == 12
+    vocabulary = set(load_language_model(tmp_path / "lm").vocabulary.get_vocabulary())
+    assert {word(i) for i in train} <= vocabulary
+    assert not {word(i) for i in held_out} & vocabulary
+    # 11 tokens per document with its [EOD]: whole windows of 8 are scored
+    assert result.metrics["held_out"]["tokens"] == (12 * 11 - 1) // 8 * 8
+
+
+def test_the_language_model_ignores_padding(language_model_dir):
+    from sentiment.pretraining import load_language_model
+
+    lm = load_language_model(language_model_dir[0]).model
+    short = np.array([[5, 6, 7]], np.int32)
+    padded = np.array([[5, 6, 7, 0, 0], [5, 6, 7, 8, 9]], np.int32)
+    np.testing.assert_allclose(lm.predict(short, verbose=0)[0],
+                               lm.predict(padded, verbose=0)[0, :3], atol=1e-5)
+
+
+def test_train_pretrained_starts_from_the_language_models_weights(language_model_dir,
+                                                                   tmp_path):
+    """At the start of fine-tuning (no frozen epochs) the classifier's embedding and GRU hold
+    the language model's weights, and its optimizer scales their learning rates."""
+    import keras
+
+    from sentiment.data import LabelledTexts
+    from sentiment.pretraining import load_language_model
+    from sentiment.training import train_classifier
+
+    lm = load_language_model(language_model_dir[0]).model
+    seen = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            for name in ("embedding", "gru_0"):
+                seen[name] = [w.copy() for w in self.model.get_layer(name).get_weights()]
+            seen["factors"] = sorted(set(self.model.optimizer._rate_factors.values()))
+
+    texts = corpus(60, seed=21)
+    labels = tuple("positive" if t.count("fun") > t.count("bad") else "negative"
+                   for t in texts)
+    train_classifier(LabelledTexts(tuple(texts), labels, "reviews"), ClassifierConfig(),
+                     TrainingConfig(epochs=1, pretrained=str(language_model_dir[0]),
+                                    discriminative_decay=2.0),
+                     tmp_path / "clf", callbacks=[Record()], verbose=0)
+    for name in ("embedding", "gru_0"):
+        for got, want in zip(seen[name], lm.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+    assert seen["factors"] == pytest.approx([0.25, 0.5])  # embedding, then gru_0
+
+
+def test_rate_multipliers_scale_sparse_embedding_steps():
+    import keras
+    import tensorflow as tf
+
+    from sentiment.models.optimizers import make_optimizer
+
+    low = keras.Variable(np.zeros((4, 2), "float32"))
+    high = keras.Variable(np.zeros((4, 2), "float32"))
+    optimizer = make_optimizer("lazy_adam", 0.1, rate_multipliers=[(low, 0.25)])
+    gradient = tf.IndexedSlices(tf.constant([[1.0, -1.0]]), tf.constant([2]),
+                                tf.constant([4, 2]))
+    optimizer.apply([gradient, gradient], [low, high])
+    np.testing.assert_allclose(np.asarray(low), np.asarray(high) * 0.25, rtol=1e-5)
+    assert np.asarray(high)[2].any() and not np.asarray(high)[[0, 1, 3]].any()

@@ -184,13 +184,16 @@ def _adopt_pretrained(model_config, language_model_dir):
     """``model_config`` with the language model's settings; a usage error naming both options
     where one given on the command line contradicts the model (before TensorFlow loads)."""
     from ..config import PRETRAINED_SETTINGS
-    from ..errors import ConfigError
+    from ..errors import ConfigError, ModelError
     from ..pretraining import adopt_pretrained, read_language_model_config
 
     context = click.get_current_context()
     explicit = [name for name in PRETRAINED_SETTINGS
                 if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
-    language_model = read_language_model_config(language_model_dir)  # ModelError -> exit 2
+    try:
+        language_model = read_language_model_config(language_model_dir)
+    except ModelError as error:
+        raise ModelError(f"--pretrained {language_model_dir}: {error}") from None
     try:
         return adopt_pretrained(model_config, language_model, source=language_model_dir,
                                 explicit=explicit)

@@ -19,7 +19,8 @@ from .options import quiet_option, quiet_tensorflow, text_column_option, transla
               "file, or the --text-column of a CSV, TSV, JSON Lines or Parquet file); "
               "repeat for several.")
 @click.option("--train", "train_file", type=click.Path(dir_okay=False), default=None,
-              help="A labelled training file whose texts join the pretraining texts.")
+              help="A labelled training file whose texts (--text-column) join the "
+              "pretraining texts.")
 @text_column_option
 @config_options(LanguageModelConfig)
 @config_options(PretrainingConfig)
@@ -50,7 +51,7 @@ def pretrain(dataset, unlabelled_files, train_file, text_column, output_dir, qui
 
     click.get_current_context().with_resource(output_lock(output_dir))
     check_replaceable(output_dir, LANGUAGE_MODEL_ARTIFACT)  # before minutes of reading
-    from ..data import load_labelled_file, load_texts, load_unlabelled_dataset
+    from ..data import load_texts, load_unlabelled_dataset
 
     if dataset:
         texts, source = load_unlabelled_dataset(dataset)
@@ -60,7 +61,7 @@ def pretrain(dataset, unlabelled_files, train_file, text_column, output_dir, qui
             texts += load_texts(path, text_column)
             names.append(str(path))
         if train_file:
-            texts += load_labelled_file(train_file, text_column).texts
+            texts += load_texts(train_file, text_column)
             names.append(str(train_file))
         source = ", ".join(names)
     quiet_tensorflow()

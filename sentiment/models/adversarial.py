@@ -190,7 +190,9 @@ class VirtualAdversarialTraining(keras.Model):
     Each step adds to the labelled batch's loss the virtual adversarial loss of an
     unlabelled batch: ``KL(p(u) || p(u + r))`` with ``r`` from
     :func:`virtual_adversarial_perturbation` (norm ``epsilon`` per text, on the word
-    embeddings, zero on padding; the clean prediction held constant). With ``adversarial >
+    embeddings after their dropout, zero on padding; the clean prediction held constant;
+    the three passes of this loss without dropout, so that it measures the perturbation
+    alone). With ``adversarial >
     0`` it also adds the adversarial loss of the labelled batch, Miyato et al.'s form: the
     loss on embeddings moved by ``adversarial`` (per-text L2 norm) along the gradient of the
     loss with respect to them. Each step costs about four forward and three backward passes.
@@ -250,8 +252,10 @@ class VirtualAdversarialTraining(keras.Model):
             y_pred = self.twin([ids, zeros], training=True)
             loss = self.compute_loss(x=ids, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                      training=True)
+            # without dropout, as the clean prediction and the power iteration: the
+            # divergence is then the perturbation's alone, 0 for r = 0
             total = loss + _kl_divergence(clean, self.twin([unlabelled, r_virtual],
-                                                           training=True), self.multi_label)
+                                                           training=False), self.multi_label)
             if r_adversarial is not None:
                 total += self.compute_loss(x=ids, y=y, y_pred=self.twin([ids, r_adversarial],
                                                                         training=True),

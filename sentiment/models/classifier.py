@@ -303,9 +303,10 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int,
     def embed(mask_zero: bool):
         x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=mask_zero,
                                    name="embedding")(ids)
-        if perturbation:
+        x = _embedding_dropout(config, x)  # the embedding's mask passes through
+        if perturbation:  # after the dropout, so its norm is kept (as adversarial_text does)
             x = AddPerturbation(name="add_perturbation")(x, delta)
-        return _embedding_dropout(config, x)  # the embedding's mask passes through
+        return x
 
     if config.arch == "fasttext":
         x = embed(mask_zero=True)

@@ -183,12 +183,27 @@ class Perplexity(keras.callbacks.Callback):
 
 
 class StopAfterSteps(keras.callbacks.Callback):
-    """Stops ``fit`` after ``steps`` batches in all, across epochs."""
+    """Stops ``fit`` after ``steps`` batches in all, across epochs; ``done`` counts the
+    batches run, ``evaluation_seconds`` the time spent in validation."""
 
     def __init__(self, steps: int):
         super().__init__()
         self.steps = int(steps)
         self.done = 0
+        self.evaluation_seconds = 0.0
+        self._evaluating_since = None
+
+    def on_test_begin(self, logs=None):
+        import time
+
+        self._evaluating_since = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        import time
+
+        if self._evaluating_since is not None:
+            self.evaluation_seconds += time.perf_counter() - self._evaluating_since
+            self._evaluating_since = None
 
     def on_train_batch_end(self, batch, logs=None):
         self.done += 1
