@@ -15,7 +15,8 @@ and reused by later runs, so the sections can run one at a time):
 * ``ensemble``: the fine-tuned GRU and the 500,000-entry fastText-bigrams model, averaged
   (`sentiment ensemble`, equal weights);
 * ``lowresource``: 1,000 and 5,000 labelled training reviews (seeded samples), from scratch
-  against pretrained, same settings otherwise.
+  against pretrained (and pretrained with VAT on the unlabelled reviews), same settings
+  otherwise.
 
 Targets: best >= 92.0% within 2 hours of compute in all (pretraining included); one
 pretrained recurrent classifier >= 91.0%; with 1,000 labels, pretrained >= 5 points above
@@ -43,9 +44,10 @@ from _common import machine_line  # noqa: E402  scripts/_common.py
 
 SECTIONS = ("pretrain", "scratch", "finetune", "vat", "ensemble", "lowresource")
 #: The fine-tuning settings every pretrained row uses (ULMFiT's recipe, in two stages).
-FINE_TUNING = {"freeze_epochs": 1, "discriminative_decay": 2.6, "epochs": 2, "patience": 1}
+FINE_TUNING = {"freeze_epochs": 1, "discriminative_decay": 2.6, "epochs": 4, "patience": 1}
 #: The bag-of-n-grams member of the ensemble (docs/benchmarks/models.md).
-FASTTEXT = {"arch": "fasttext", "ngrams": 2, "vocab_size": 500000, "min_frequency": 2}
+FASTTEXT = {"arch": "fasttext", "ngrams": 2, "vocab_size": 500000, "min_frequency": 2,
+            "embedding_dim": 64, "max_length": 1000}
 LOW_RESOURCE = (1000, 5000)
 
 
@@ -159,7 +161,11 @@ def main() -> None:
                                                     limit=n)),
             (f"finetune_{n}", lambda n=n: classifier(
                 work, f"finetune_{n}", fine_model, {**pretrained, "epochs": 10,
-                                                    "patience": 2}, limit=n)))],
+                                                    "patience": 2}, limit=n)),
+            (f"vat_{n}", lambda n=n: classifier(
+                work, f"vat_{n}", fine_model, {**pretrained, "epochs": 10, "patience": 2,
+                                               "virtual_adversarial": 1.0},
+                limit=n, unlabelled=True)))],
     }
     for section in sections:
         for name, run in plan[section]:

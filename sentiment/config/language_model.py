@@ -36,7 +36,9 @@ class LanguageModelConfig(ConfigBase):
             ``whitespace`` (a word vocabulary; ``wordpiece`` is not supported for
             pretraining).
         vocab_size: maximum vocabulary size: padding (id 0), the OOV token (id 1) and the
-            document boundary token ``[EOD]`` (id 2) included.
+            document boundary token ``[EOD]`` (id 2) included. (``unicode_script`` splits a
+            literal "[EOD]" in a text into three tokens; ``whitespace`` reads it as the
+            boundary.)
         min_frequency: minimum count of a token in the pretraining texts to enter the
             vocabulary.
         sequence_length: tokens per training window (truncated backpropagation through
