@@ -136,7 +136,11 @@ def _member_config(directory: Path):
     if isinstance(saved, dict) and "ensemble" in saved:
         raise ModelError(f"{directory} is an ensemble; give its members' model directories "
                          "instead (an ensemble member is one classifier)")
-    return read_model_config(directory, "classifier", ClassifierConfig.from_dict)
+    saved, config = read_model_config(directory, "classifier", ClassifierConfig.from_dict)
+    if config.regression:
+        raise ModelError(f"{directory} is a regression model; an ensemble averages the "
+                         "probabilities of classifiers")
+    return saved, config
 
 
 def _check_members(model_dirs: Sequence[Path]):

@@ -130,3 +130,42 @@ def _format_multilabel(report: dict) -> str:
                      + "".join(f"{row[key]:10.4f}" for key in ("precision", "recall", "f1"))
                      + f"{row['support']:10d}")
     return "\n".join(lines)
+
+
+def regression_targets(data: LabelledTexts) -> np.ndarray:
+    """The labels of ``data`` as ``(n,) float64`` numbers (a regression model's targets).
+
+    Raises:
+        DataError: a label that is not a finite number, naming its row.
+    """
+    from .errors import DataError
+
+    targets = np.empty(len(data.labels))
+    for row, label in enumerate(data.labels):
+        try:
+            targets[row] = float(label)
+        except (TypeError, ValueError):
+            targets[row] = np.nan
+        if not np.isfinite(targets[row]):
+            raise DataError(f"{data.source}: row {row + 1}: a regression target must be a "
+                            f"number; received {str(label)[:40]!r}")
+    return targets
+
+
+def evaluate_regression(predictor, data: LabelledTexts,
+                        batch_size: int = INFERENCE_BATCH_SIZE) -> dict:
+    """:func:`sentiment.metrics.regression_report` (MAE, RMSE, R², Spearman) of a regression
+    ``predictor`` on ``data``, in the targets' units.
+
+    Raises:
+        DataError: empty data, or a label that is not a number (naming its row).
+    """
+    from .errors import DataError
+    from .metrics import regression_report
+
+    if len(data) == 0:
+        raise DataError(f"{data.source}: no rows to evaluate")
+    report = regression_report(regression_targets(data),
+                               predictor.predict_values(data.texts, batch_size=batch_size))
+    report["source"] = data.source
+    return report

@@ -54,7 +54,7 @@ def probability_function(predictor):
 
         return mean
     encoder, model = predictor.encoder, predictor.model
-    classes = len(predictor.labels)
+    classes = 1 if predictor.task == "regression" else len(predictor.labels)
     temperature = float(getattr(predictor.config, "temperature", 1.0))
     multi_label = predictor.multi_label
 
@@ -86,15 +86,27 @@ def serving_function(predictor):
     model ``{"probabilities", "predicted": (batch, labels) bool, "thresholds": (batch,
     labels) float32}`` (the saved thresholds repeated on every row), ``predicted`` being
     ``probabilities >= thresholds`` (plus the top label of a row with none when the model's
-    ``if_no_label`` is ``top``). Prediction-time options (``--threshold``,
+    ``if_no_label`` is ``top``); for a regression model ``{"value": (batch,) float32}`` in
+    the targets' units. Prediction-time options (``--threshold``,
     ``--abstain-below``) are not part of the export."""
     import tensorflow as tf
 
     from .decisions import DecisionRule
 
+    probabilities_of = probability_function(predictor)
+    if predictor.task == "regression":
+        config = predictor.config
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+        def serve_values(texts):  # the standardized output in the targets' units
+            value = probabilities_of(texts)[:, 0] * config.target_std + config.target_mean
+            if config.clip_range is not None:
+                value = tf.clip_by_value(value, *config.clip_range)
+            return {"value": value}
+
+        return serve_values
     labels = tf.constant(list(predictor.labels), dtype=tf.string)
     rule = DecisionRule.for_config(predictor.config)  # the saved rule only
-    probabilities_of = probability_function(predictor)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
@@ -135,7 +147,8 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
 
     Args:
         model_dir: a model directory written by ``sentiment train`` or ``sentiment
-            ensemble``.
+            ensemble`` (a model over sequences is exported by
+            :func:`sentiment.sequences.export.write_sequence_export`).
         output_dir: the SavedModel directory to write (replaced atomically when complete;
             an existing one must be empty or an earlier export). For TensorFlow Serving, use
             a numbered version directory: ``models/sentiment/1``.
@@ -159,17 +172,17 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
     from .predictor import Predictor
 
     predictor = Predictor.load(model_dir)
+    if predictor.inputs == "sequences":  # a model over sequences of vectors
+        from .sequences.export import write_sequence_export
+
+        return write_sequence_export(predictor, output_dir)
     archive = keras.export.ExportArchive()
     _track(archive, predictor)
     archive.add_endpoint(ENDPOINT, serving_function(predictor))
-    with atomic_directory(output_dir, EXPORT_ARTIFACT) as tmp:
-        archive.write_out(str(tmp), verbose=False)
-        written = sorted(path.relative_to(tmp).as_posix() for path in tmp.rglob("*")
-                         if path.is_file())
-        write_json(tmp / EXPORT_INFO_FILE, {
-            FILES_KEY: fingerprint_files(tmp, written),
+    write_export(archive, output_dir, {
             "endpoint": ENDPOINT, "input": "texts: (batch,) tf.string, raw UTF-8 texts",
-            "outputs": ({"probabilities": "(batch, labels) float32",
+            "outputs": ({"value": "(batch,) float32"} if predictor.task == "regression" else
+                        {"probabilities": "(batch, labels) float32",
                          "predicted": "(batch, labels) bool",
                          "thresholds": "(batch, labels) float32"} if predictor.multi_label else
                         {"probabilities": "(batch, classes) float32",
@@ -177,6 +190,17 @@ def export_saved_model(model_dir: str | Path, output_dir: str | Path) -> Path:
             "labels": list(predictor.labels), **_config_entries(predictor),
             "requires": "import tensorflow_text (custom ops) before tf.saved_model.load"})
     return output_dir
+
+
+def write_export(archive, output_dir: str | Path, info: dict) -> None:
+    """Write ``archive`` (a ``keras.export.ExportArchive``) to ``output_dir`` atomically,
+    with :data:`EXPORT_INFO_FILE` holding ``info`` and the size and SHA-256 of every file
+    written."""
+    with atomic_directory(output_dir, EXPORT_ARTIFACT) as tmp:
+        archive.write_out(str(tmp), verbose=False)
+        written = sorted(path.relative_to(tmp).as_posix() for path in tmp.rglob("*")
+                         if path.is_file())
+        write_json(tmp / EXPORT_INFO_FILE, {FILES_KEY: fingerprint_files(tmp, written), **info})
 
 
 def _config_entries(predictor) -> dict:

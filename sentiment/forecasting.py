@@ -23,11 +23,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .artifacts import atomic_directory, check_replaceable, locks_output
-from .config import (CONFIG_FILE, FORECASTER_ARTIFACT, METRICS_FILE, MODEL_FILE,
-                     ForecasterConfig, ForecastTrainingConfig, write_json)
+from .artifacts import check_replaceable, locks_output
+from .config import FORECASTER_ARTIFACT, ForecasterConfig, ForecastTrainingConfig
 from .errors import ConfigError, DataError
-from .fingerprints import FILES_KEY, fingerprint_files
 from .forecaster import Forecast, Forecaster, prepare_series, series_windows
 from .metrics import default_season, error_report
 from .timeseries.data import (
@@ -39,7 +37,6 @@ from .timeseries.data import (
     split_series,
 )
 from .timeseries.windows import Windows, calendar_names_for
-from .versions import library_versions
 
 __all__ = ["Forecast", "ForecastResult", "Forecaster", "ForecasterConfig",
            "ForecastTrainingConfig", "load_series", "resolve_columns", "train_forecaster"]
@@ -229,12 +226,9 @@ def train_forecaster(series: TimeSeries, config: ForecasterConfig,
     }
     forecaster.metrics = metrics
     if output_dir is not None:
-        with atomic_directory(output_dir, FORECASTER_ARTIFACT) as tmp:
-            model.save(tmp / MODEL_FILE)
-            write_json(tmp / CONFIG_FILE, {"forecaster": config.to_dict(),
-                                           "training": training.to_dict(),
-                                           "versions": library_versions(),
-                                           FILES_KEY: fingerprint_files(tmp, (MODEL_FILE,))})
-            write_json(tmp / METRICS_FILE, metrics)
+        from .models.saving import save_model_directory
+
+        save_model_directory(output_dir, FORECASTER_ARTIFACT, model, "forecaster", config,
+                             training, metrics)
     return ForecastResult(Path(output_dir) if output_dir else None, forecaster, metrics,
                           {k: [float(v) for v in vs] for k, vs in histories[0].items()})

@@ -502,3 +502,41 @@ def baseline_reports(windows: Windows, targets: int, season: int) -> dict[str, A
     except ConfigError:
         reports["seasonal_naive"] = None
     return reports
+
+
+def spearman(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
+    """Spearman's rank correlation: the Pearson correlation of the ranks (ties get their
+    average rank, ``pandas.Series.rank``); ``None`` when either side is constant."""
+    import pandas as pd
+
+    ranks_true = pd.Series(np.asarray(y_true, np.float64)).rank().to_numpy()
+    ranks_pred = pd.Series(np.asarray(y_pred, np.float64)).rank().to_numpy()
+    if ranks_true.std() == 0 or ranks_pred.std() == 0:
+        return None
+    return float(np.corrcoef(ranks_true, ranks_pred)[0, 1])
+
+
+def regression_report(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, Any]:
+    """Errors of numeric predictions, in the targets' units.
+
+    Args:
+        y_true, y_pred: ``(n,)`` numbers.
+
+    Returns:
+        ``{"task": "regression", "examples", "mae", "rmse", "r2" (1 - SSE / SST; ``None``
+        for constant targets), "spearman" (:func:`spearman`), "mean_target",
+        "mean_prediction"}``.
+    """
+    y_true = np.asarray(y_true, np.float64)
+    y_pred = np.asarray(y_pred, np.float64)
+    errors = y_pred - y_true
+    total = float(((y_true - y_true.mean()) ** 2).sum()) if y_true.size else 0.0
+    return {
+        "task": "regression", "examples": int(y_true.size),
+        "mae": float(np.abs(errors).mean()) if y_true.size else 0.0,
+        "rmse": float(np.sqrt((errors ** 2).mean())) if y_true.size else 0.0,
+        "r2": 1.0 - float((errors ** 2).sum()) / total if total > 0 else None,
+        "spearman": spearman(y_true, y_pred) if y_true.size > 1 else None,
+        "mean_target": float(y_true.mean()) if y_true.size else None,
+        "mean_prediction": float(y_pred.mean()) if y_true.size else None,
+    }

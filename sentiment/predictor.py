@@ -77,10 +77,20 @@ class Predictor:
         self.model = model
         self.encoder = encoder
         self.config = config
-        #: how probabilities become labels (the saved thresholds, or those given here)
-        self.decision = DecisionRule.for_config(config, threshold=threshold,
-                                                abstain_below=abstain_below,
-                                                abstain_label=abstain_label)
+        if self.task == "regression":
+            given = [name for name, value in (("threshold", threshold),
+                                              ("abstain_below", abstain_below))
+                     if value is not None]
+            if given:
+                raise ConfigError(f"{', '.join(given)}: a regression model gives numbers, "
+                                  "not labels")
+            self.decision = None
+            fast_inference = False  # the fast forward pass ends in a softmax
+        else:
+            #: how probabilities become labels (the saved thresholds, or those given here)
+            self.decision = DecisionRule.for_config(config, threshold=threshold,
+                                                    abstain_below=abstain_below,
+                                                    abstain_label=abstain_label)
         forward = inference_function(model) if fast_inference else None
         self.fast_inference = forward is not None
         self._forward = tf.function(
@@ -93,10 +103,20 @@ class Predictor:
         self._encode = tf.function(encoder.encode,
                                    input_signature=[tf.TensorSpec((None,), tf.string)])
 
+    #: what the model reads (a :class:`~sentiment.sequences.predictor.SequencePredictor`
+    #: reads ``"sequences"``)
+    inputs = "texts"
+
     @property
     def labels(self) -> tuple[str, ...]:
-        """Class names, in the column order of :meth:`predict_proba`."""
+        """Class names, in the column order of :meth:`predict_proba` (``()`` for a
+        regression model)."""
         return self.config.labels
+
+    @property
+    def task(self) -> str:
+        """``classification``, or ``regression`` (:meth:`predict_values`)."""
+        return getattr(self.config, "task", "classification")
 
     @property
     def multi_label(self) -> bool:
@@ -114,7 +134,10 @@ class Predictor:
         ``model.keras`` are checked first, then that the model's embedding reads ids of the
         vocabulary's size and that it outputs one probability per configured label.
 
-        A directory written by ``sentiment ensemble`` loads as an :class:`EnsemblePredictor`.
+        A directory written by ``sentiment ensemble`` loads as an :class:`EnsemblePredictor`;
+        one written by ``sentiment train --sequence-column`` as a
+        :class:`~sentiment.sequences.predictor.SequencePredictor` (``decision`` keywords
+        only).
 
         Raises:
             ModelError: when the directory is missing, incomplete or corrupted, holds no
@@ -125,13 +148,19 @@ class Predictor:
         from .models import classifier  # noqa: F401  registers the custom layers
         from .models.saving import check_classifier_fits, is_ensemble, load_model_directory
 
+        from .models.saving import is_sequence_model
+        from .sequences.predictor import SequencePredictor
+
+        if is_sequence_model(model_dir):  # sequences of vectors, not texts
+            return SequencePredictor.load(model_dir, **decision)
         if is_ensemble(model_dir):  # a `sentiment ensemble` directory
             return EnsemblePredictor.load(model_dir, fast_inference=fast_inference,
                                           threads=threads, **decision)
         loaded = load_model_directory(model_dir, "classifier", ClassifierConfig.from_dict)
         config, model = loaded.config, loaded.model
         encoder = load_encoder(config, loaded.path)
-        check_classifier_fits(model, encoder.vocabulary.vocabulary_size(), config.labels,
+        check_classifier_fits(model, encoder.vocabulary.vocabulary_size(),
+                              ("value",) if config.regression else config.labels,
                               loaded.path / VOCAB_FILE, loaded.path / CONFIG_FILE)
         return cls(model, encoder, config, fast_inference=fast_inference,
                    threads=threads, **decision)
@@ -179,11 +208,35 @@ class Predictor:
             DataError: when an item is not a ``str`` (the message names its index).
             ConfigError: when ``batch_size < 1``.
         """
+        if self.task == "regression":
+            raise ConfigError("a regression model has no class probabilities; use "
+                              "predict_values")
         texts = self._check_inputs(texts, batch_size)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         self._predict_blocks(texts, batch_size, out)
         return (apply_temperature(out, self.temperature, multi_label=self.multi_label)
                 if calibrated else out)
+
+    def predict_values(self, texts: Sequence[str],
+                       batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+        """A regression model's predictions ``(len(texts),) float64`` in the targets' units
+        (the model's standardized output times the training targets' standard deviation
+        plus their mean, clipped to ``clip_range`` when the model has one), input order.
+
+        Raises:
+            DataError: when an item is not a ``str`` (the message names its index).
+            ConfigError: a classification model, or ``batch_size < 1``.
+        """
+        if self.task != "regression":
+            raise ConfigError("a classification model gives class probabilities; use "
+                              "predict_proba")
+        texts = self._check_inputs(texts, batch_size)
+        out = np.zeros((len(texts), 1), dtype=np.float32)
+        self._predict_blocks(texts, batch_size, out)
+        values = out[:, 0].astype(np.float64) * self.config.target_std + self.config.target_mean
+        if self.config.clip_range is not None:
+            values = np.clip(values, *self.config.clip_range)
+        return values
 
     @property
     def temperature(self) -> float:
@@ -276,7 +329,10 @@ class Predictor:
         """One row of probabilities ``(classes,)`` -> ``{"label", "score", "scores"}``
         (``score``: the probability of the label given; ``label`` is the abstain label where
         :attr:`decision` abstains), or ``{"labels": [...], "scores": {...}}`` for a
-        multi-label model (:meth:`sentiment.decisions.DecisionRule.postprocess`)."""
+        multi-label model (:meth:`sentiment.decisions.DecisionRule.postprocess`); for a
+        regression model, a value -> ``{"value": v}``."""
+        if self.decision is None:
+            return {"value": float(np.asarray(probabilities).reshape(-1)[0])}
         return self.decision.postprocess(probabilities)
 
     def decide(self, probabilities: np.ndarray) -> list:
@@ -294,14 +350,18 @@ class Predictor:
         Returns:
             For a ``str``: ``{"label": "positive", "score": 0.97, "scores": {"negative": 0.03,
             "positive": 0.97}}`` (a multi-label model: ``{"labels": ["joy", "love"],
-            "scores": {...}}``). For a sequence: a list of such dicts in input order.
+            "scores": {...}}``; a regression model: ``{"value": 7.8}``). For a sequence: a
+            list of such dicts in input order.
 
         Raises:
             DataError: when an item is not a ``str`` (naming its index).
         """
-        if isinstance(texts, str):
-            return self.postprocess(self.predict_proba([texts], batch_size)[0])
-        return [self.postprocess(row) for row in self.predict_proba(texts, batch_size)]
+        single = isinstance(texts, str)
+        batch = [texts] if single else texts
+        outputs = (self.predict_values(batch, batch_size)[:, None]
+                   if self.task == "regression" else self.predict_proba(batch, batch_size))
+        results = [self.postprocess(row) for row in outputs]
+        return results[0] if single else results
 
     def explain(self, text: str, *, method: str = "auto", target: str | None = None,
                 steps: int = 50) -> dict[str, Any]:
@@ -319,6 +379,9 @@ class Predictor:
         """
         from .explain import explain
 
+        if self.task == "regression":
+            raise ConfigError("explanations are for classifiers; this model is a regression "
+                              "model")
         return explain(self, text, method=method, target=target, steps=steps)
 
 

@@ -40,7 +40,7 @@ from .config import INFERENCE_BATCH_SIZE
 from .decisions import DecisionRule, chosen_scores
 from .errors import ConfigError, DataError
 from .io.formats import (ERROR_COLUMN, LABEL_COLUMN, LABELS_COLUMN, LABELS_DELIMITER,
-                         PROBABILITY_PREFIX, SCORE_COLUMN, STDIO, detect_format,
+                         PROBABILITY_PREFIX, SCORE_COLUMN, STDIO, VALUE_COLUMN, detect_format,
                          resolve_output_format)
 from .io.readers import DEFAULT_CHUNK_SIZE, open_reader
 from .io.writers import open_writer
@@ -62,12 +62,20 @@ class ChunkPredictions:
         errors: ``n`` messages, ``None`` for a row that was scored.
         scores: ``(n,) float32`` probability of the label given (multi-label: the row's
             highest); NaN for errors.
+        values: a regression model's ``(n,) float64`` predictions (NaN for errors), else
+            ``None`` (``labels`` are then all ``None`` and ``probabilities`` ``(n, 0)``).
     """
 
     labels: list
     probabilities: np.ndarray
     errors: list
     scores: np.ndarray
+    values: np.ndarray | None = None
+
+
+def is_regression(predictor) -> bool:
+    """Whether ``predictor`` gives numbers (``task == "regression"``) rather than labels."""
+    return getattr(predictor, "task", "classification") == "regression"
 
 
 def decision_rule(predictor) -> DecisionRule:
@@ -109,8 +117,10 @@ def predict_chunk(predictor, texts: Sequence[Any], batch_size: int = INFERENCE_B
     n = len(texts)
     errors: list = [None] * n
     valid, valid_texts = [], []
+    # a model over sequences of vectors says what it cannot read (SequencePredictor)
+    problem_of = getattr(predictor, "input_problem", text_problem)
     for i, value in enumerate(texts):
-        problem = row_errors.get(i) or text_problem(value)
+        problem = row_errors.get(i) or problem_of(value)
         if problem:
             errors[i] = problem
         else:
@@ -119,6 +129,11 @@ def predict_chunk(predictor, texts: Sequence[Any], batch_size: int = INFERENCE_B
     probabilities = np.full((n, len(labels)), np.nan, dtype=np.float32)
     scores = np.full(n, np.nan, dtype=np.float32)
     predicted: list = [None] * n
+    if is_regression(predictor):
+        values = np.full(n, np.nan)
+        if valid_texts:
+            values[valid] = predictor.predict_values(valid_texts, batch_size=batch_size)
+        return ChunkPredictions(predicted, probabilities, errors, scores, values)
     if valid_texts:
         scored = np.asarray(predictor.predict_proba(valid_texts, batch_size=batch_size),
                             dtype=np.float32)
@@ -131,10 +146,13 @@ def predict_chunk(predictor, texts: Sequence[Any], batch_size: int = INFERENCE_B
 
 
 def output_columns(labels: Sequence[str], probabilities: bool,
-                   multi_label: bool = False) -> list[str]:
+                   multi_label: bool = False, regression: bool = False) -> list[str]:
     """Names of the columns scoring adds, in order: ``predicted_label``, ``predicted_score``,
     ``prob_<label>`` per class when ``probabilities``, ``error``; for a multi-label model
-    ``predicted_labels``, ``prob_<label>`` per label (always), ``error``."""
+    ``predicted_labels``, ``prob_<label>`` per label (always), ``error``; for a regression
+    model ``predicted_value``, ``error``."""
+    if regression:
+        return [VALUE_COLUMN, ERROR_COLUMN]
     if multi_label:
         return [LABELS_COLUMN, *(PROBABILITY_PREFIX + label for label in labels), ERROR_COLUMN]
     names = [LABEL_COLUMN, SCORE_COLUMN]
@@ -149,6 +167,9 @@ def _prediction_arrays(predictions: ChunkPredictions, labels: Sequence[str],
     """The added columns of one chunk; a multi-label model's label lists joined by
     :data:`LABELS_DELIMITER` when ``delimited`` (CSV, TSV)."""
     missing = np.array([error is not None for error in predictions.errors], dtype=bool)
+    if predictions.values is not None:  # regression
+        return [pa.array(predictions.values, pa.float64(), mask=missing),
+                pa.array(predictions.errors, pa.string())]
     if multi_label:
         given = predictions.labels
         arrays = [pa.array([None if names is None else LABELS_DELIMITER.join(names)
@@ -366,15 +387,17 @@ def score_file(predictor, input_path: str | os.PathLike, output_path: str | os.P
                 predictor = predictor()
                 started = time.monotonic()  # time the scoring, not the model loading
             labels = list(predictor.labels)
-            multi_label = decision_rule(predictor).multi_label
-            added = output_columns(labels, probabilities, multi_label)
+            regression = is_regression(predictor)
+            multi_label = not regression and decision_rule(predictor).multi_label
+            added = output_columns(labels, probabilities, multi_label, regression)
             clash = [name for name in reader.columns if name in added]
             if clash and not overwrite_columns:
                 raise DataError(f"{input_path}: the input already has the column(s) "
                                 f"{', '.join(map(repr, clash))}, which scoring adds; rename them "
                                 "or pass --overwrite-columns to replace them")
             return _run(predictor, reader, paths, state, identity, out_fmt, labels,
-                        probabilities, multi_label, overwrite_columns, batch_size, chunk_size, progress,
+                        probabilities, (multi_label, regression), overwrite_columns,
+                        batch_size, chunk_size, progress,
                         stdout if stdout is not None else (None if not to_stdout
                                                            else sys.stdout.buffer),
                         None if to_stdout else str(output_path), started, skip)
@@ -383,8 +406,9 @@ def score_file(predictor, input_path: str | os.PathLike, output_path: str | os.P
 
 
 def _run(predictor, reader, paths, state, identity, out_fmt, labels, probabilities,
-         multi_label, overwrite_columns, batch_size, chunk_size, progress, stdout, output_path,
+         kind, overwrite_columns, batch_size, chunk_size, progress, stdout, output_path,
          started, skip) -> ScoreResult:
+    multi_label, regression = kind
     rows_done = skip
     error_rows = 0
     writer = None
@@ -400,7 +424,7 @@ def _run(predictor, reader, paths, state, identity, out_fmt, labels, probabiliti
                                    probabilities=probabilities, multi_label=multi_label,
                                    delimited=out_fmt in ("csv", "tsv"))
         writer = open_writer(out_fmt, stream,
-                             output_columns(labels, probabilities, multi_label),
+                             output_columns(labels, probabilities, multi_label, regression),
                              target=output_path or "<stdout>",
                              columns=state.get("columns") if state else None,
                              header_done=bool(state),

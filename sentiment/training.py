@@ -25,15 +25,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .artifacts import atomic_directory, check_replaceable, locks_output
-from .config import (CLASSIFIER_ARTIFACT, CONFIG_FILE, METRICS_FILE, MODEL_FILE, VOCAB_FILE,
-                     ClassifierConfig, TrainingConfig, write_json)
+from .artifacts import check_replaceable, locks_output
+from .config import CLASSIFIER_ARTIFACT, VOCAB_FILE, ClassifierConfig, TrainingConfig
 from .data import LabelledTexts
 from .errors import DataError
-from .fingerprints import FILES_KEY, fingerprint_files
 from .labels import (class_weights, label_set, multilabel_class_weights,
                      split_validation)
-from .versions import library_versions
 
 
 @dataclass(frozen=True)
@@ -126,6 +123,12 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     Returns:
         A :class:`TrainResult`.
 
+    With ``config.task == "regression"`` the labels are numbers (a rating): one linear
+    output trained with ``training.regression_loss`` on targets standardized with the
+    training split's mean and standard deviation (saved; predictions are restored to the
+    targets' units); ``metrics.json`` reports MAE, RMSE, R² and Spearman; no calibration or
+    thresholds.
+
     Multi-label data (``train.multi_label``) train a multi-label model (sigmoid outputs,
     binary cross-entropy, per-label class weights, thresholds tuned per label); the
     configuration's ``multi_label`` must then be set or is set.
@@ -137,7 +140,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
 
     Raises:
         DataError: empty data, a single class, validation/test labels unknown to ``train``,
-            or single-label data for ``config.multi_label``.
+            single-label data for ``config.multi_label``, or a regression label that is
+            not a number (naming its row).
         ModelError: ``training.pretrained`` is not a readable language model directory.
         ConfigError: a setting of ``config`` contradicts ``training.pretrained``, or
             ``vocabulary`` is given with it; ``vocabulary`` is not of the kind
@@ -177,6 +181,13 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                  else f"--label-thresholds {training.label_thresholds}")
         raise ConfigError(f"{given} is for multi-label models; {train.source} holds one label "
                           "per row (give --multi-label for several)")
+    regression = config.regression
+    if regression and (multi_label or training.virtual_adversarial or training.adversarial
+                       or training.class_weight != "none"
+                       or training.tune_threshold not in ("auto", "none")):
+        raise ConfigError("--task regression trains one number per text: not with "
+                          "multi-label data, --adversarial, --virtual-adversarial, "
+                          "--class-weight or --tune-threshold")
     if unlabelled is not None and not training.virtual_adversarial:
         raise ConfigError("unlabelled texts are read by virtual adversarial training; set "
                           "--virtual-adversarial EPSILON")
@@ -190,9 +201,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         language_model = load_language_model(training.pretrained)
         config = adopt_pretrained(config, language_model.config, source=training.pretrained)
         vocabulary = language_model.vocabulary
-    values = label_set(train, order=label_order or None)
+    values = () if regression else label_set(train, order=label_order or None)
     tuning = training.tune_threshold
-    if tuning == "auto":
+    if tuning == "auto" or regression:
         tuning = "f1" if multi_label else "none"
     if tuning != "none" and not multi_label and len(values) != 2:
         raise ConfigError(f"--tune-threshold {tuning} needs two classes or multi-label data; "
@@ -208,10 +219,21 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         config = config.replace(labels=names, label_values=values, dtype_policy=policy,
                                 temperature=1.0, multi_label=multi_label, threshold=None,
                                 thresholds=())
-        y_train = true_labels(train, config)  # (n,) class indices, or (n, labels) multi-hot
-        y_validation = true_labels(validation, config)
-        y_test = true_labels(test, config) if test is not None else None
-        if multi_label:
+        if regression:  # targets standardized with the training split's statistics
+            from .evaluation import regression_targets
+            from .sequences.data import TargetScaler
+
+            scaler = TargetScaler.fit(regression_targets(train))
+            config = config.replace(target_mean=scaler.mean, target_std=scaler.std)
+        # (n,) class indices, (n, labels) multi-hot rows, or (n,) standardized targets
+        y_train, y_validation, y_test = (
+            None if data is None else scaler.transform(regression_targets(data)) if regression
+            else true_labels(data, config) for data in (train, validation, test))
+        if regression:
+            label_weights = weights = None
+            loss = (keras.losses.Huber(delta=1.0) if training.regression_loss == "huber"
+                    else keras.losses.MeanSquaredError())
+        elif multi_label:
             label_weights = multilabel_class_weights(training.class_weight, y_train, config)
             weights = None  # Keras' class_weight weighs whole examples: in the loss instead
             loss = (WeightedBinaryCrossentropy(label_weights) if label_weights is not None
@@ -255,6 +277,8 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                                      name=f"member_{member}" if config.ensemble > 1 else None)
 
             def metric():  # a fresh metric object for each compile
+                if regression:
+                    return keras.metrics.MeanAbsoluteError(name="mae")
                 return (keras.metrics.BinaryAccuracy(name="accuracy") if multi_label
                         else "accuracy")
 
@@ -328,6 +352,9 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             for fresh, trained in zip(classifier_members(model), members):
                 fresh.set_weights(trained.get_weights())
 
+    if regression:
+        return _save_regression(model, vocabulary, encoder, config, training, output_dir,
+                                validation, test, fits, len(train), seconds, policy)
     raw_predictor = Predictor(model, encoder, config)  # config.temperature is 1.0 here
     validation_probabilities = raw_predictor.predict_proba(validation.texts)
     calibration = None
@@ -383,17 +410,49 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
         metrics["calibration"] = calibration
     if threshold_record is not None:
         metrics["threshold"] = threshold_record
-    with atomic_directory(output_dir, CLASSIFIER_ARTIFACT) as tmp:
-        model.save(tmp / MODEL_FILE)
-        vocabulary.save(tmp / VOCAB_FILE)
-        write_json(tmp / CONFIG_FILE, {"classifier": config.to_dict(),
-                                       "training": training.to_dict(),
-                                       "versions": library_versions("tensorflow_text"),
-                                       FILES_KEY: fingerprint_files(tmp, (MODEL_FILE,
-                                                                          VOCAB_FILE))})
-        write_json(tmp / METRICS_FILE, metrics)
+    _write_model_directory(output_dir, model, vocabulary, config, training, metrics)
     return TrainResult(Path(output_dir), config, metrics,
                        {k: [float(v) for v in vs] for k, vs in fits[0]["history"].items()})
+
+
+def _save_regression(model, vocabulary, encoder, config, training, output_dir, validation,
+                     test, fits, examples: int, seconds: float, policy: str) -> TrainResult:
+    """The validation and test reports (MAE, RMSE, R², Spearman in the targets' units) of a
+    regression model, and its model directory, written atomically."""
+    import tensorflow as tf
+
+    from .evaluation import regression_targets
+    from .metrics import regression_report
+    from .predictor import Predictor
+
+    predictor = Predictor(model, encoder, config)
+    epochs_run = sum(fit["epochs_run"] for fit in fits)
+    metrics: dict[str, Any] = {
+        "training": {
+            **{key: fits[0][key] for key in ("epochs_run", "best_epoch", "weights")},
+            "examples": examples, "seconds": round(seconds, 2),
+            "examples_per_second": round(examples * epochs_run / seconds, 1),
+            "vocabulary_size": vocabulary.vocabulary_size(), "dtype_policy": policy,
+            "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+            "target_mean": config.target_mean, "target_std": config.target_std},
+        "validation": regression_report(regression_targets(validation),
+                                        predictor.predict_values(validation.texts))}
+    if test is not None:
+        metrics["test"] = regression_report(regression_targets(test),
+                                            predictor.predict_values(test.texts))
+    _write_model_directory(output_dir, model, vocabulary, config, training, metrics)
+    return TrainResult(Path(output_dir), config, metrics,
+                       {k: [float(v) for v in vs] for k, vs in fits[0]["history"].items()})
+
+
+def _write_model_directory(output_dir, model, vocabulary, config, training, metrics) -> None:
+    """``model.keras``, ``vocab.txt``, ``config.json`` (with the files' digests) and
+    ``metrics.json``, written atomically."""
+    from .models.saving import save_model_directory
+
+    save_model_directory(output_dir, CLASSIFIER_ARTIFACT, model, "classifier", config,
+                         training, metrics, extra={VOCAB_FILE: vocabulary.save},
+                         versions=("tensorflow_text",))
 
 
 def _tune_thresholds(config: ClassifierConfig, training: TrainingConfig, metric: str,

@@ -234,3 +234,63 @@ def mixed_ensemble_dir(tmp_path_factory, tiny_model_dir, bigram_model_dir):
     output = tmp_path_factory.mktemp("models") / "mixed"
     build_ensemble([tiny_model_dir, bigram_model_dir], output, weights=(3.0, 1.0))
     return output
+
+
+# ----------------------------------------------------------- sequences of vectors
+
+
+def make_sequences(n: int, features: int = 3, seed: int = 0, regression: bool = False):
+    """``n`` sequences of 3-12 frames: class ``"up"`` frames drift upwards, ``"down"``
+    downwards (regression: the target is the drift times 10 plus 100)."""
+    import numpy as np
+
+    from sentiment.sequences.data import LabelledSequences
+
+    rng = np.random.default_rng(seed)
+    sequences, targets = [], []
+    for _ in range(n):
+        length = int(rng.integers(3, 13))
+        slope = float(rng.uniform(-1, 1))
+        steps = np.arange(length, dtype=np.float32)[:, None]
+        frames = slope * steps + rng.normal(0, 0.3, (length, features))
+        sequences.append(frames.astype(np.float32))
+        targets.append(100 + 10 * slope if regression else ("up" if slope > 0 else "down"))
+    return LabelledSequences(sequences, np.array(targets) if regression else tuple(targets),
+                             "tiny-sequences")
+
+
+def write_sequence_parquet(path, data, column="frames", label="label"):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({column: [s.tolist() for s in data.sequences],
+                             label: list(data.targets)}), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sequence_model_dir(tmp_path_factory):
+    """A small GRU classifier over 3-feature sequences (max pooling), trained briefly."""
+    from sentiment.config.sequence import SequenceModelConfig, SequenceTrainingConfig
+    from sentiment.sequences.training import train_sequence_model
+
+    output = tmp_path_factory.mktemp("sequence") / "gru"
+    train_sequence_model(make_sequences(120), SequenceModelConfig(units=8),
+                         SequenceTrainingConfig(epochs=4, batch_size=16, patience=2),
+                         output, test=make_sequences(40, seed=1), verbose=0)
+    return output
+
+
+@pytest.fixture(scope="session")
+def regression_model_dir(tmp_path_factory):
+    """A small GRU regression model (targets around 100, clipped to [92, 108])."""
+    from sentiment.config.sequence import SequenceModelConfig, SequenceTrainingConfig
+    from sentiment.sequences.training import train_sequence_model
+
+    output = tmp_path_factory.mktemp("sequence") / "regression"
+    train_sequence_model(make_sequences(120, regression=True),
+                         SequenceModelConfig(units=8, task="regression",
+                                             clip_range=(92, 108)),
+                         SequenceTrainingConfig(epochs=6, batch_size=16, patience=3),
+                         output, verbose=0)
+    return output

@@ -51,13 +51,19 @@ def test_train_options_are_the_settings_with_their_defaults():
     from sentiment.config import (ClassifierConfig, ForecasterConfig, ForecastTrainingConfig,
                                   TrainingConfig)
 
+    from sentiment.config.sequence import SequenceModelConfig, SequenceTrainingConfig
+
     options = dict(train.make_context("train", []).params)
     assert config_from_options(ClassifierConfig, options) == ClassifierConfig()
     assert config_from_options(TrainingConfig, options) == TrainingConfig()
+    # the sequence models' own settings (the others are shared with the text model's)
+    assert options.pop("frame_units") == SequenceModelConfig().frame_units
+    assert options.pop("task") == SequenceModelConfig().task
+    assert options.pop("regression_loss") == SequenceTrainingConfig().regression_loss
     assert set(options) == {"dataset", "train_file", "validation_file", "test_file",
                             "text_column", "label_column", "keep_label_strings",
                             "label_delimiter", "label_names_file", "unlabelled_files", "limit",
-                            "output_dir",
+                            "output_dir", "sequence_column", "clip_range",
                             "quiet"}
     options = dict(forecast_train.make_context("train", ["--lookback", "96", "--horizon",
                                                          "24"]).params)

@@ -84,6 +84,10 @@ class _ExportPredictor:
 
         self.loaded = load_export(export_dir)
         info = json.loads((export_dir / EXPORT_MARKER).read_text(encoding="utf-8"))
+        if info.get("classifier", {}).get("task", "classification") != "classification" \
+                or "classifier" not in info:
+            raise ModelError(f"{export_dir} is an export of a model over sequences or a "
+                             "regression model; Beam scoring takes text classifiers")
         self.labels = tuple(info["labels"])
         self.decision = DecisionRule.for_config(
             ClassifierConfig.from_dict(info["classifier"]), **decision)
@@ -124,9 +128,18 @@ def load_predictor(model_dir: str, decision: dict | None = None):
     if (local / EXPORT_MARKER).is_file():
         return _ExportPredictor(local, **(decision or {}))
     if (local / CONFIG_FILE).is_file():
+        from ..models.saving import is_sequence_model
         from ..predictor import Predictor
 
-        return Predictor.load(local, **(decision or {}))
+        if is_sequence_model(local):
+            raise ModelError(f"{model_dir} holds a model over sequences; Beam scoring takes "
+                             "text classifiers")
+
+        predictor = Predictor.load(local, **(decision or {}))
+        if predictor.task == "regression":
+            raise ModelError(f"{model_dir} holds a regression model; Beam scoring takes "
+                             "classifiers (score it with --engine local)")
+        return predictor
     raise ModelError(f"{model_dir} is neither a model directory (config.json) nor a sentiment "
                      f"export ({EXPORT_MARKER})")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..config import EXPLAIN_METHODS, ClassifierConfig, TrainingConfig
+from ..config.sequence import SEQUENCE_DATASETS, SequenceModelConfig, SequenceTrainingConfig
 from .dataclass_options import config_from_options, config_options
 from .ensemble import ensemble
 from .export import export
@@ -31,10 +32,14 @@ from .options import (
     quiet_option,
     inference_tensorflow,
     quiet_tensorflow,
+    sequence_column_option,
     text_column_option,
     translate_errors,
 )
 from .score import score
+from .sequences import (SHARED_MODEL_SETTINGS, SHARED_TRAINING_SETTINGS,
+                        evaluate_sequences_command, format_regression,
+                        format_sequence_summary, predict_sequences, train_sequences)
 from .serve import serve
 
 NAMED_DATASETS = ("imdb", "sst2", "goemotions")
@@ -53,8 +58,9 @@ def main():
 
 
 @main.command()
-@click.option("--dataset", type=click.Choice(NAMED_DATASETS), default=None,
-              help="Named data set (default imdb when no --train is given).")
+@click.option("--dataset", type=click.Choice(NAMED_DATASETS + SEQUENCE_DATASETS), default=None,
+              help="Named data set (default imdb when no --train is given; japanese_vowels: "
+              "sequences of 12-dim frames, 9 speakers).")
 @click.option("--train", "train_file", type=click.Path(dir_okay=False), default=None,
               help="Training file: CSV, TSV, JSON Lines or Parquet.")
 @click.option("--validation", "validation_file", type=click.Path(dir_okay=False), default=None,
@@ -67,6 +73,11 @@ def main():
 @multi_label_data_options
 @config_options(ClassifierConfig)
 @config_options(TrainingConfig)
+@sequence_column_option
+@config_options(SequenceModelConfig, exclude=SHARED_MODEL_SETTINGS)
+@config_options(SequenceTrainingConfig, exclude=SHARED_TRAINING_SETTINGS)
+@click.option("--clip-range", default=None, metavar="LOW,HIGH",
+              help="Regression: clip predictions to this range (e.g. 1,10).")
 @click.option("--unlabelled", "unlabelled_files", multiple=True,
               type=click.Path(dir_okay=False),
               help="Unlabelled texts for --virtual-adversarial (one per line of a .txt file, "
@@ -80,8 +91,8 @@ def main():
 @quiet_option
 @translate_errors
 def train(dataset, train_file, validation_file, test_file, text_column, label_column,
-          keep_label_strings, label_delimiter, label_names_file, unlabelled_files, limit,
-          output_dir, quiet, **settings):
+          keep_label_strings, label_delimiter, label_names_file, sequence_column, clip_range,
+          unlabelled_files, limit, output_dir, quiet, **settings):
     """Train a classifier and save it as one model directory.
 
     \b
@@ -90,9 +101,34 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
       sentiment train --train tickets.jsonl --multi-label --label-column tags
       sentiment train --dataset goemotions             # 28 labels, multi-label
       sentiment train --pretrained models/imdb-lm --freeze-epochs 1   # after `pretrain`
+      sentiment train --dataset japanese_vowels --output models/vowels  # sequences
+      sentiment train --train frames.parquet --sequence-column frames --task regression
     """
     if dataset and train_file:
         raise click.UsageError("give either --dataset or --train, not both")
+    if sequence_column or dataset in SEQUENCE_DATASETS:
+        if unlabelled_files or label_names_file:
+            raise click.UsageError("--unlabelled and --label-names are for text models")
+        if sequence_column is None and train_file:
+            raise click.UsageError("--train with sequences needs --sequence-column")
+        if dataset in SEQUENCE_DATASETS and sequence_column:
+            raise click.UsageError(f"--dataset {dataset} has its own columns; --sequence-"
+                                   "column is for --train files")
+        from ..paths import default_model_dir
+
+        output = Path(output_dir) if output_dir else default_model_dir()
+        return train_sequences(dataset, train_file, validation_file, test_file,
+                               sequence_column, label_column, limit, output, settings,
+                               clip_range, quiet)
+    if click.get_current_context().get_parameter_source(
+            "frame_units") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--frame-units: for models over sequences (--sequence-column)")
+    task, regression_loss = settings.pop("task"), settings.pop("regression_loss")
+    settings.pop("frame_units")
+    if task != "regression" and (clip_range or regression_loss != "mse"):
+        raise click.UsageError("--clip-range and --regression-loss need --task regression")
+    if task == "regression" and settings.get("multi_label"):
+        raise click.UsageError("--task regression and --multi-label exclude each other")
     multi_label_read = settings.get("multi_label") or False
     if label_names_file and not multi_label_read:
         raise click.UsageError("--label-names needs --multi-label")
@@ -100,8 +136,12 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     if not train_file and (validation_file or test_file):
         raise click.UsageError("--validation and --test need --train")
     # settings are checked (ConfigError -> exit 2) before any data or TensorFlow is loaded
-    model_config = config_from_options(ClassifierConfig, settings)
-    training_config = config_from_options(TrainingConfig, settings)
+    from ..config.sequence import parse_clip_range
+
+    model_config = config_from_options(ClassifierConfig, settings, task=task,
+                                       clip_range=parse_clip_range(clip_range))
+    training_config = config_from_options(TrainingConfig, settings,
+                                          regression_loss=regression_loss)
     if unlabelled_files and not training_config.virtual_adversarial:
         raise click.UsageError("--unlabelled is read by --virtual-adversarial EPSILON; give "
                                "it too")
@@ -153,7 +193,9 @@ def train(dataset, train_file, validation_file, test_file, text_column, label_co
     metrics = result.metrics
     if "test" in metrics:
         test_metrics = metrics["test"]
-        if test_metrics.get("multi_label"):
+        if test_metrics.get("task") == "regression":
+            click.echo(format_sequence_summary(test_metrics))
+        elif test_metrics.get("multi_label"):
             click.echo(f"test micro F1 {test_metrics['micro_f1']:.4f}  macro F1 "
                        f"{test_metrics['macro_f1']:.4f}  subset accuracy "
                        f"{test_metrics['subset_accuracy']:.4f}")
@@ -242,7 +284,9 @@ def _load_predictor(model_dir, decision=None):
 @translate_errors
 def predict(ctx, model_dir, as_json, batch_size, decision, explain, explain_method, target,
             steps, texts):
-    """Print the label and probability of each TEXT, one line each."""
+    """Print the label and probability of each TEXT, one line each (a model over sequences:
+    each TEXT is one sequence as JSON, '[[0.1, 0.2], [0.3, 0.4]]'; a regression model
+    prints the predicted number)."""
     given = [option for name, option in (("explain_method", "--method"),
                                          ("target", "--target"), ("steps", "--steps"))
              if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
@@ -250,6 +294,14 @@ def predict(ctx, model_dir, as_json, batch_size, decision, explain, explain_meth
         raise click.UsageError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} "
                                "--explain")
     predictor = _load_predictor(model_dir, decision)
+    if predictor.inputs == "sequences":  # a model over sequences: JSON arguments
+        if explain:
+            raise click.UsageError("--explain is for text models")
+        for result in predict_sequences(predictor, texts, batch_size):
+            click.echo(json.dumps(result) if as_json
+                       else f"{result['value']:.4f}" if "value" in result
+                       else f"{result['label']}\t{result['score']:.4f}")
+        return
     if explain:
         from ..explain import format_explanation
 
@@ -262,6 +314,8 @@ def predict(ctx, model_dir, as_json, batch_size, decision, explain, explain_meth
     for result in predictor.predict(list(texts), batch_size=batch_size):
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
+        elif "value" in result:  # regression
+            click.echo(f"{result['value']:.4f}")
         elif "labels" in result:  # multi-label: each label given, with its probability
             click.echo("\t".join(f"{name} {result['scores'][name]:.4f}"
                                  for name in result["labels"]) or "(no label)")
@@ -271,11 +325,12 @@ def predict(ctx, model_dir, as_json, batch_size, decision, explain, explain_meth
 
 @main.command()
 @model_option
-@click.option("--dataset", type=click.Choice(NAMED_DATASETS), default=None,
+@click.option("--dataset", type=click.Choice(NAMED_DATASETS + SEQUENCE_DATASETS), default=None,
               help="Evaluate on the test split of a named data set.")
 @click.option("--test", "test_file", type=click.Path(dir_okay=False), default=None,
               help="Labelled file: CSV, TSV, JSON Lines or Parquet.")
 @text_column_option
+@sequence_column_option
 @label_column_option
 @keep_label_strings_option
 @multi_label_data_options
@@ -287,10 +342,12 @@ def predict(ctx, model_dir, as_json, batch_size, decision, explain, explain_meth
               "and errors.csv into this directory (multi-label models: per_label_f1.png in "
               "place of the confusion matrix and ROC curves; needs matplotlib).")
 @translate_errors
-def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_label_strings,
-             label_delimiter, label_names_file, batch_size, decision, as_json, report_dir):
+def evaluate(model_dir, dataset, test_file, text_column, sequence_column, label_column,
+             keep_label_strings, label_delimiter, label_names_file, batch_size, decision,
+             as_json, report_dir):
     """Report accuracy, macro F1, ROC-AUC and the confusion matrix on labelled data (micro and
-    macro F1, Hamming loss and per-label figures for a multi-label model)."""
+    macro F1, Hamming loss and per-label figures for a multi-label model; MAE, RMSE, R² and
+    Spearman's rank correlation for a regression model)."""
     if bool(dataset) == bool(test_file):
         raise click.UsageError("give exactly one of --dataset or --test")
     _check_label_file_options(test_file, "--test")
@@ -302,8 +359,24 @@ def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_labe
         require_matplotlib()  # fail before the model loads
         check_report_paths(report_dir, test_file, model_dir or default_model_dir())
     predictor = _load_predictor(model_dir, decision)
-    from ..data import load_label_names, load_labelled_file, load_named_dataset
     from ..evaluation import evaluate_predictor, format_report
+
+    if predictor.inputs == "sequences":  # a model over sequences
+        if report_dir:
+            raise click.UsageError("--report is for text models")
+        if dataset and dataset not in SEQUENCE_DATASETS:
+            raise click.UsageError(f"--dataset {dataset} holds texts; this model reads "
+                                   "sequences")
+        report = evaluate_sequences_command(predictor, dataset, test_file, sequence_column,
+                                            label_column, batch_size)
+        click.echo(json.dumps(report, indent=2) if as_json
+                   else format_regression(report) if report.get("task") == "regression"
+                   else format_report(report))
+        return
+    if sequence_column or dataset in SEQUENCE_DATASETS:
+        raise click.UsageError("--sequence-column and data sets of sequences are for models "
+                               "over sequences; this model reads texts")
+    from ..data import load_label_names, load_labelled_file, load_named_dataset
 
     if label_names_file and not predictor.multi_label:
         raise click.UsageError("--label-names is for multi-label models")
@@ -314,6 +387,14 @@ def evaluate(model_dir, dataset, test_file, text_column, label_column, keep_labe
                                label_names=(load_label_names(label_names_file)
                                             if label_names_file else None))
             if test_file else load_named_dataset(dataset).test)
+    if predictor.task == "regression":
+        if report_dir:
+            raise click.UsageError("--report is for classifiers; this is a regression model")
+        from ..evaluation import evaluate_regression
+
+        report = evaluate_regression(predictor, data, batch_size=batch_size)
+        click.echo(json.dumps(report, indent=2) if as_json else format_regression(report))
+        return
     if report_dir:
         from ..reports import evaluate_with_report
 

@@ -27,6 +27,10 @@ def export(model_dir, output_dir):
       import tensorflow as tf, tensorflow_text
       model = tf.saved_model.load(OUTPUT)
       model.serve(tf.constant(["what a wonderful film"]))["probabilities"]
+
+    A model over sequences exports `serve(values (batch, time, features) float32, lengths
+    (batch,) int32)` and `serve_ragged(sequences)` (a ragged (batch, None, features)
+    float32 tensor); tensorflow_text is not needed.
     """
     from ..artifacts import check_not_inside, check_not_input
     from ..paths import default_model_dir
@@ -38,5 +42,9 @@ def export(model_dir, output_dir):
     from ..export import EXPORT_INFO_FILE, export_saved_model
 
     written = export_saved_model(source, output_dir)
-    outputs = ", ".join(json.loads((written / EXPORT_INFO_FILE).read_text("utf-8"))["outputs"])
-    click.echo(f"SavedModel written to {written} (signature 'serve': texts -> {outputs})")
+    info = json.loads((written / EXPORT_INFO_FILE).read_text("utf-8"))
+    outputs = ", ".join(info["outputs"])
+    inputs = ", ".join(info["input"]) if isinstance(info["input"], dict) else "texts"
+    click.echo(f"SavedModel written to {written} (signature 'serve': {inputs} -> {outputs})"
+               + (f"; '{info['ragged_endpoint']}' takes ragged sequences"
+                  if "ragged_endpoint" in info else ""))

@@ -158,3 +158,9 @@ def multi_label_data_options(func):
         "--label-delimiter", default=",", show_default=True,
         help="Multi-label: the separator of the labels in a text cell (JSON Lines and Parquet "
         "lists need none).")(func)
+
+sequence_column_option = click.option(
+    "--sequence-column", default=None,
+    help="Column holding one sequence of vectors per row (a Parquet / JSON Lines list of "
+    "frames, each a list of numbers, or a list of numbers; in CSV a JSON list): trains, "
+    "scores or evaluates a model over sequences instead of texts.")

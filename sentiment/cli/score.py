@@ -21,6 +21,7 @@ from .options import (
     inference_batch_size_option,
     inference_tensorflow,
     model_option,
+    sequence_column_option,
     text_column_option,
     translate_errors,
 )
@@ -75,6 +76,7 @@ def _raise_terminated(signum, frame):
               "the prefix of the output shards (PREFIX-00000-of-00004.jsonl).")
 @model_option
 @text_column_option
+@sequence_column_option
 @click.option("--format", "input_format", type=click.Choice(INPUT_FORMATS), default=None,
               help="Input format (default: from the suffix; standard input is read as text "
               "lines, or JSON Lines with --format jsonl).")
@@ -107,7 +109,8 @@ def _raise_terminated(signum, frame):
 @click.option("--quiet", is_flag=True, help="No progress or summary on standard error.")
 @decision_options
 @translate_errors
-def score(input_path, output_path, model_dir, text_column, input_format, output_format,
+def score(input_path, output_path, model_dir, text_column, sequence_column, input_format,
+          output_format,
           probabilities, overwrite_columns, batch_size, chunk_size, resume, engine, runner,
           beam_options, num_shards, quiet, decision):
     """Classify every row of INPUT (CSV, TSV, JSON Lines, Parquet, text lines, or - for
@@ -119,8 +122,19 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
       sentiment score export.parquet -o scored.parquet --probabilities
       cat lines.txt | sentiment score - > scored.jsonl
       sentiment score 'exports/day=*/part-*.parquet' -o scored/part --engine beam
+      sentiment score frames.parquet -o scored.parquet --model models/vowels  # sequences
+
+    A model over sequences reads its training --sequence-column (or the one given); a
+    regression model writes predicted_value and error.
     """
     if engine == "beam":
+        from ..models.saving import is_sequence_model
+        from ..paths import default_model_dir
+
+        if sequence_column or is_sequence_model(
+                Path(model_dir).expanduser() if model_dir else default_model_dir()):
+            raise click.UsageError("--engine beam scores texts; score a model over sequences "
+                                   "with --engine local")
         return _score_on_beam(input_path, output_path, model_dir, text_column, input_format,
                               output_format, probabilities, overwrite_columns, batch_size,
                               resume, runner, beam_options, num_shards, quiet, decision)
@@ -140,6 +154,7 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
     model_path = Path(model_dir).expanduser() if model_dir else default_model_dir()
     if not to_stdout:
         check_not_inside(output_path, model_path)  # never write over the model being used
+    text_column = _input_column(model_path, text_column, sequence_column)
     inference_tensorflow()
     from ..predictor import Predictor
     from ..scoring import score_file, state_paths
@@ -186,6 +201,24 @@ def score(input_path, output_path, model_dir, text_column, input_format, output_
         click.echo(f"scored {result.rows:,} row{'s' if result.rows != 1 else ''}{resumed}, {result.errors:,} with errors, "
                    f"{rate:,.0f} rows/s -> {result.output or 'standard output'} "
                    f"({result.output_format})", err=True)
+
+
+def _input_column(model_path, text_column, sequence_column):
+    """The column to read: ``--sequence-column``, else for a model over sequences its
+    training column (unless ``--text-column`` is given), else ``--text-column``."""
+    from ..models.saving import SEQUENCE_SECTION, is_sequence_model
+
+    sequences = is_sequence_model(model_path)
+    if sequence_column and not sequences:
+        raise click.UsageError("--sequence-column is for models over sequences; this model "
+                               "reads texts (--text-column)")
+    if sequence_column:
+        return sequence_column
+    if sequences and click.get_current_context().get_parameter_source(
+            "text_column") is click.core.ParameterSource.DEFAULT:
+        saved = json.loads((model_path / "config.json").read_text("utf-8"))
+        return saved[SEQUENCE_SECTION].get("sequence_column", "frames")
+    return text_column
 
 
 def _score_on_beam(input_pattern, output_prefix, model_dir, text_column, input_format,

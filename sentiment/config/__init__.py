@@ -69,6 +69,10 @@ CLASSIFIER_ARTIFACT = ArtifactKind(
 FORECASTER_ARTIFACT = ArtifactKind(
     "forecaster model directory", required=(CONFIG_FILE, MODEL_FILE),
     allowed=(CONFIG_FILE, MODEL_FILE, METRICS_FILE))
+#: What ``sentiment train --sequence-column`` writes (a model over sequences of vectors).
+SEQUENCE_ARTIFACT = ArtifactKind(
+    "sequence model directory", required=(CONFIG_FILE, MODEL_FILE),
+    allowed=(CONFIG_FILE, MODEL_FILE, METRICS_FILE))
 #: The weights of a language model (its own name, so that no classifier directory is taken
 #: for a language model directory or replaced by one, and the reverse).
 LANGUAGE_MODEL_FILE = "language_model.keras"
@@ -115,7 +119,7 @@ __all__ = [
     "FORECASTER_ARCHITECTURES", "FORECASTER_ARTIFACT", "FORECAST_DATASETS", "IF_NO_LABEL",
     "INFERENCE_BATCH_SIZE", "LABEL_THRESHOLDS", "LANGUAGE_MODEL_ARCHITECTURES",
     "LANGUAGE_MODEL_ARTIFACT", "LANGUAGE_MODEL_FILE", "LanguageModelConfig",
-    "PRETRAINED_SETTINGS", "PretrainingConfig", "LEARNING_RATE_SCHEDULES", "MEMBERS_DIR",
+    "PRETRAINED_SETTINGS", "PretrainingConfig", "SEQUENCE_ARTIFACT", "LEARNING_RATE_SCHEDULES", "MEMBERS_DIR",
     "METRICS_FILE", "MODEL_FILE", "OPTIMIZERS", "POOLINGS", "SPLITS", "THRESHOLD_TUNING",
     "TOKENIZERS", "TRUNCATIONS", "VOCAB_FILE", "WEIGHTINGS", "ClassifierConfig",
     "ConfigBase", "EnsembleConfig", "ForecastTrainingConfig", "ForecasterConfig",

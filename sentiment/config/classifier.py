@@ -114,6 +114,12 @@ class ClassifierConfig(ConfigBase):
             validation split by training (``()``: 0.5 for each).
         if_no_label: multi-label models: what a text gets when no label reaches its threshold:
             ``empty`` (no label) or ``top`` (its single most probable label).
+        task: ``classification`` (default), or ``regression``: one linear float32 output
+            (named ``value``) trained on standardized numeric targets (``sentiment train
+            --task regression``); ``labels`` is then empty.
+        target_mean, target_std: regression: the training targets' mean and standard
+            deviation; predictions are ``output * target_std + target_mean``.
+        clip_range: regression: ``(low, high)`` the predictions are clipped to, or ``None``.
 
     Raises:
         ConfigError: on construction, when a value is out of range.
@@ -161,6 +167,10 @@ class ClassifierConfig(ConfigBase):
         "one sigmoid output per label, a threshold per label tuned on validation.")
     threshold: float | None = setting(None, min=0.0, max=1.0, cli=False)
     thresholds: tuple[float, ...] = setting((), cli=False)
+    task: str = setting("classification", choices=("classification", "regression"), cli=False)
+    target_mean: float = setting(0.0, cli=False)
+    target_std: float = setting(1.0, min=0.0, min_open=True, cli=False)
+    clip_range: tuple[float, float] | None = setting(None, cli=False)
     if_no_label: str = setting(
         "empty", choices=IF_NO_LABEL,
         help="Multi-label: what a text gets when no label reaches its threshold: no label "
@@ -179,6 +189,14 @@ class ClassifierConfig(ConfigBase):
         if self.ngrams > 1 and self.tokenizer == "wordpiece":
             raise ConfigError(f"ngrams={self.ngrams} needs a word tokenizer (unicode_script or "
                               "whitespace), not wordpiece")
+        if self.clip_range is not None:
+            clip = tuple(float(x) for x in self.clip_range)
+            if len(clip) != 2 or not clip[0] < clip[1] or self.task != "regression":
+                raise ConfigError(f"clip_range must be (low, high) with low < high, for a "
+                                  f"regression model; received {self.clip_range!r}")
+            object.__setattr__(self, "clip_range", clip)
+        if self.task == "regression" and (self.multi_label or self.labels):
+            raise ConfigError("a regression model has no labels (and is not multi-label)")
         object.__setattr__(self, "labels", tuple(str(x) for x in self.labels))
         object.__setattr__(self, "label_values", tuple(str(x) for x in self.label_values))
         if self.label_values and len(self.label_values) != len(self.labels):
@@ -198,6 +216,15 @@ class ClassifierConfig(ConfigBase):
     @property
     def num_classes(self) -> int:
         return len(self.labels)
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
+
+    @property
+    def num_outputs(self) -> int:
+        """The width of the model's output: the classes, or 1 for regression."""
+        return 1 if self.regression else len(self.labels)
 
 
 @dataclass(frozen=True)
@@ -261,6 +288,8 @@ class TrainingConfig(ConfigBase):
         calibration: after training, fit a temperature on the validation split by minimizing
             its log loss (temperature scaling, Guo et al., ICML 2017), saved as
             ``ClassifierConfig.temperature`` and applied wherever the model predicts.
+        regression_loss: ``mse`` or ``huber`` (Huber with delta 1 on the standardized
+            targets), for ``ClassifierConfig.task == "regression"``.
         seed: seed for shuffling, the validation split and weight initialisation.
     """
 
@@ -318,6 +347,7 @@ class TrainingConfig(ConfigBase):
     calibration: bool = setting(
         True, help="Fit a temperature on the validation split after training (temperature "
         "scaling), so the probabilities match how often they are right.")
+    regression_loss: str = setting("mse", choices=("mse", "huber"), cli=False)
     seed: int = setting(1337, help=SEED_HELP)
 
     def __post_init__(self):

@@ -37,6 +37,8 @@ LABEL_COLUMN = "predicted_label"
 LABELS_COLUMN = "predicted_labels"
 LABELS_DELIMITER = ","
 SCORE_COLUMN = "predicted_score"
+#: The column of a regression model's predicted number.
+VALUE_COLUMN = "predicted_value"
 PROBABILITY_PREFIX = "prob_"
 ERROR_COLUMN = "error"
 
@@ -107,5 +109,5 @@ def resolve_output_format(input_format: str, output_path: str | os.PathLike | No
 
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "TABLE_FORMATS", "STDIN_FORMATS", "SUFFIXES",
-           "STDIO", "LABEL_COLUMN", "LABELS_COLUMN", "LABELS_DELIMITER", "SCORE_COLUMN", "PROBABILITY_PREFIX", "ERROR_COLUMN",
+           "STDIO", "LABEL_COLUMN", "LABELS_COLUMN", "LABELS_DELIMITER", "SCORE_COLUMN", "VALUE_COLUMN", "PROBABILITY_PREFIX", "ERROR_COLUMN",
            "suffix_format", "detect_format", "table_format", "resolve_output_format"]

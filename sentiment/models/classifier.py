@@ -266,6 +266,46 @@ def _embedding_dropout(config: ClassifierConfig, x):
     return keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(x)
 
 
+
+def pooled_features(config, x, mask):
+    """The encoder and pooling shared by text and sequence models: ``(batch, time, dim)``
+    steps -> ``(batch, features)``.
+
+    Args:
+        config: a :class:`~sentiment.config.ClassifierConfig` or
+            :class:`~sentiment.config.sequence.SequenceModelConfig` (``arch`` other than
+            ``fasttext``, sizes, ``pooling``).
+        x: the steps (embedded tokens, or frames).
+        mask: ``(batch, time) bool``, true on real steps; ``None`` when ``x`` carries its
+            Keras mask (``Embedding(mask_zero=True)``; recurrent architectures only).
+    """
+    if config.arch == "cnn":
+        pooled = [MaskedGlobalMaxPooling1D(name=f"max_pool_{i}")(feature, mask=mask)
+                  for i, feature in enumerate(_convolutions(config, x, mask))]
+        return pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="concat")(pooled)
+    if config.arch.startswith("cnn-"):
+        features = _convolutions(config, x, mask)
+        x = (features[0] if len(features) == 1
+             else keras.layers.Concatenate(name="concat")(features))
+        x = ZeroMaskedSteps(name="zero_conv_padding")(x, mask=mask)
+        x = PadTimeToMultiple(config.pool_size, name="pool_padding")(x)
+        x = keras.layers.MaxPooling1D(config.pool_size, name="conv_pool")(x)
+        mask = PoolMask(config.pool_size, name="pool_mask")(mask)
+    for i in range(config.layers):
+        last = i == config.layers - 1
+        layer = _recurrent_layer(
+            config, return_sequences=not (last and config.pooling == "last"),
+            name=f"{config.arch.removeprefix('cnn-').removeprefix('bi')}_{i}")
+        # an explicit mask is passed once; recurrent layers propagate it
+        x = layer(x, mask=mask) if i == 0 and mask is not None else layer(x)
+    if config.pooling == "mean":
+        x = keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)
+    elif config.pooling == "max":
+        x = MaskedGlobalMaxPooling1D(name="max_pool")(x)
+    elif config.pooling == "attention":
+        x, _ = AttentionPooling(config.units, name="attention_pool")(x)
+    return x
+
 def build_classifier(config: ClassifierConfig, vocabulary_size: int,
                      name: str | None = None, perturbation: bool = False) -> keras.Model:
     """Build the classifier described by ``config``.
@@ -282,7 +322,8 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int,
 
     Returns:
         A ``keras.Model`` from ``(batch, time) int32`` ids (0 = padding) to
-        ``(batch, classes) float32`` probabilities. Under a mixed precision policy the output
+        ``(batch, classes) float32`` probabilities (``config.task == "regression"``: to
+        ``(batch, 1) float32`` standardized values, from a linear layer named ``value``). Under a mixed precision policy the output
         softmax still computes in float32. With ``pooling="attention"`` the layer named
         ``attention_pool`` also outputs the ``(batch, time) float32`` attention weights. With
         ``config.ensemble > 1``, :func:`average_classifiers` of that many freshly initialised
@@ -312,40 +353,15 @@ def build_classifier(config: ClassifierConfig, vocabulary_size: int,
         x = embed(mask_zero=True)
         x = (keras.layers.GlobalAveragePooling1D(name="mean_pool")(x) if config.pooling == "mean"
              else MaskedGlobalMaxPooling1D(name="max_pool")(x))
-    elif config.arch == "cnn":
+    elif config.arch == "cnn" or config.arch.startswith("cnn-"):
         mask = PaddingMask(name="padding_mask")(ids)
-        x = embed(mask_zero=False)
-        pooled = [MaskedGlobalMaxPooling1D(name=f"max_pool_{i}")(feature, mask=mask)
-                  for i, feature in enumerate(_convolutions(config, x, mask))]
-        x = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="concat")(pooled)
+        x = pooled_features(config, embed(mask_zero=False), mask)
     else:
-        if config.arch.startswith("cnn-"):
-            mask = PaddingMask(name="padding_mask")(ids)
-            x = embed(mask_zero=False)
-            features = _convolutions(config, x, mask)
-            x = (features[0] if len(features) == 1
-                 else keras.layers.Concatenate(name="concat")(features))
-            x = ZeroMaskedSteps(name="zero_conv_padding")(x, mask=mask)
-            x = PadTimeToMultiple(config.pool_size, name="pool_padding")(x)
-            x = keras.layers.MaxPooling1D(config.pool_size, name="conv_pool")(x)
-            mask = PoolMask(config.pool_size, name="pool_mask")(mask)
-        else:
-            x = embed(mask_zero=True)
-            mask = None
-        for i in range(config.layers):
-            last = i == config.layers - 1
-            layer = _recurrent_layer(
-                config, return_sequences=not (last and config.pooling == "last"),
-                name=f"{config.arch.removeprefix('cnn-').removeprefix('bi')}_{i}")
-            # the pooled mask is passed explicitly once; recurrent layers propagate it
-            x = layer(x, mask=mask) if i == 0 and mask is not None else layer(x)
-        if config.pooling == "mean":
-            x = keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)
-        elif config.pooling == "max":
-            x = MaskedGlobalMaxPooling1D(name="max_pool")(x)
-        elif config.pooling == "attention":
-            x, _ = AttentionPooling(config.units, name="attention_pool")(x)
+        x = pooled_features(config, embed(mask_zero=True), None)
     x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    if getattr(config, "task", "classification") == "regression":
+        value = keras.layers.Dense(1, dtype="float32", name="value")(x)  # standardized
+        return keras.Model(inputs, value, name=name or f"sentiment_{config.arch}")
     logits = keras.layers.Dense(config.num_classes, name="logits")(x)
     # multi-label: each label its own probability (sigmoid); else a softmax over the classes
     probabilities = keras.layers.Activation(

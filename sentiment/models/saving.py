@@ -22,7 +22,10 @@ from ..fingerprints import FILES_KEY, verify_files
 
 #: What each section of ``config.json`` holds, and the command that writes it.
 SECTIONS = {"classifier": "sentiment train", "forecaster": "sentiment forecast train",
-            "ensemble": "sentiment ensemble", "language_model": "sentiment pretrain"}
+            "ensemble": "sentiment ensemble", "language_model": "sentiment pretrain",
+            "sequence_model": "sentiment train --sequence-column"}
+#: The ``config.json`` section of a model over sequences of vectors.
+SEQUENCE_SECTION = "sequence_model"
 
 
 @dataclass(frozen=True)
@@ -92,16 +95,26 @@ def read_model_config(model_dir: str | Path, section: str,
     return saved, config
 
 
-def is_ensemble(model_dir: str | Path) -> bool:
-    """Whether ``model_dir``'s ``config.json`` holds an ensemble (``sentiment ensemble``);
-    ``False`` when it cannot be read (the loader then says why)."""
+def _has_section(model_dir: str | Path, section: str) -> bool:
     import json
 
     try:
         saved = json.loads((Path(model_dir).expanduser() / CONFIG_FILE).read_text("utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(saved, dict) and "ensemble" in saved
+    return isinstance(saved, dict) and section in saved
+
+
+def is_ensemble(model_dir: str | Path) -> bool:
+    """Whether ``model_dir``'s ``config.json`` holds an ensemble (``sentiment ensemble``);
+    ``False`` when it cannot be read (the loader then says why)."""
+    return _has_section(model_dir, "ensemble")
+
+
+def is_sequence_model(model_dir: str | Path) -> bool:
+    """Whether ``model_dir``'s ``config.json`` holds a model over sequences of vectors
+    (``sentiment train --sequence-column``); ``False`` when it cannot be read."""
+    return _has_section(model_dir, SEQUENCE_SECTION)
 
 
 def read_ensemble_config(model_dir: str | Path):
@@ -197,3 +210,32 @@ def check_classifier_fits(model, vocabulary_size: int, labels, vocabulary_path: 
         raise ModelError(
             f"{config_path} names {len(labels)} labels ({', '.join(map(str, labels))}) but the "
             f"model outputs {width} probabilities; the labels in it do not belong to this model")
+
+
+def save_model_directory(output_dir: str | Path, kind, model, section: str, config, training,
+                         metrics: dict[str, Any], *, extra: dict[str, Callable] | None = None,
+                         versions: tuple[str, ...] = ()) -> None:
+    """Write a model directory atomically (:func:`sentiment.artifacts.atomic_directory`):
+    ``model.keras``, the ``extra`` files (name -> a function writing that path: the
+    vocabulary), ``config.json`` (``section``: ``config.to_dict()``, ``training``, library
+    ``versions`` with the modules named in ``versions``, and the size and SHA-256 of every
+    file written) and ``metrics.json``.
+
+    Raises:
+        ConfigError: ``output_dir`` is not a directory of ``kind`` that may be replaced.
+    """
+    from ..artifacts import atomic_directory
+    from ..config import METRICS_FILE, write_json
+    from ..fingerprints import fingerprint_files
+    from ..versions import library_versions
+
+    extra = extra or {}
+    with atomic_directory(output_dir, kind) as tmp:
+        model.save(tmp / MODEL_FILE)
+        for name, write in extra.items():
+            write(tmp / name)
+        write_json(tmp / CONFIG_FILE, {
+            section: config.to_dict(), "training": training.to_dict(),
+            "versions": library_versions(*versions),
+            FILES_KEY: fingerprint_files(tmp, (MODEL_FILE, *extra))})
+        write_json(tmp / METRICS_FILE, metrics)

@@ -118,8 +118,13 @@ class ModelLoader:
                 classifier (or ensemble), or a file differs from the one recorded at
                 training time.
         """
-        from ..models.saving import is_ensemble, read_ensemble_config
+        from ..errors import ModelError
+        from ..models.saving import is_ensemble, is_sequence_model, read_ensemble_config
 
+        if is_sequence_model(self.path):
+            raise ModelError(f"{self.path} holds a model over sequences of vectors; "
+                             "`sentiment serve` serves text classifiers only (use "
+                             "`sentiment export` and TensorFlow Serving for it)")
         if is_ensemble(self.path):  # `sentiment ensemble`: every member's files are checked
             saved, config = read_ensemble_config(self.path)
             for member in config.members:
@@ -127,6 +132,10 @@ class ModelLoader:
         else:
             saved, config = read_model_config(self.path, "classifier",
                                               ClassifierConfig.from_dict)
+        if getattr(config, "task", "classification") == "regression":
+            raise ModelError(f"{self.path} holds a regression model; `sentiment serve` "
+                             "serves classifiers (use `sentiment export` and TensorFlow "
+                             "Serving for it)")
         versions = saved.get("versions")
         self._metadata = {"labels": list(config.labels), "config": config.to_dict(),
                           "trained_with": versions if isinstance(versions, dict) else {}}

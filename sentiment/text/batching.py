@@ -51,8 +51,8 @@ def training_dataset(ids: tf.RaggedTensor, labels: np.ndarray, batch_size: int, 
 
     Args:
         ids: ``(n, None) int32`` ragged token ids, each row non-empty.
-        labels: ``(n,)`` int class indices, or ``(n, labels)`` multi-hot rows
-            (multi-label).
+        labels: ``(n,)`` int class indices, ``(n, labels)`` multi-hot rows
+            (multi-label), or ``(n,)`` float standardized targets (regression).
         batch_size: examples per batch.
         bucketing: group texts of similar length (:func:`bucket_boundaries` of
             ``max_length``); otherwise each batch is padded to its own longest text.
@@ -60,7 +60,9 @@ def training_dataset(ids: tf.RaggedTensor, labels: np.ndarray, batch_size: int, 
         max_length: the truncation length, for the bucket boundaries (default: longest row).
     """
     labels = np.asarray(labels)
-    labels = tf.constant(labels.astype(np.int32 if labels.ndim == 1 else np.float32))
+    # class indices stay int32; multi-hot rows and regression targets are float32
+    integer = labels.ndim == 1 and not np.issubdtype(labels.dtype, np.floating)
+    labels = tf.constant(labels.astype(np.int32 if integer else np.float32))
     label_shape = labels.shape[1:]  # () for class indices, (labels,) for multi-hot rows
     flat_values, row_splits = ids.flat_values, ids.row_splits
     # slicing a RaggedTensor in tf.data yields ragged elements, which padded_batch and
