@@ -120,6 +120,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, required=True,
                         help="directory for the models and the rows (reused across runs)")
+    parser.add_argument("--lm", type=Path, default=None,
+                        help="the language model (default WORK/lm; the pretrain section "
+                        "writes it there)")
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--arch", default="gru", choices=("gru", "lstm"))
     parser.add_argument("--units", type=int, default=256)
@@ -129,8 +132,20 @@ def main() -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=1)
     parser.add_argument("--max-length", type=int, default=400,
                         help="truncation of the fine-tuned classifiers")
+    parser.add_argument("--finetune-epochs", type=int, default=FINE_TUNING["epochs"],
+                        help="most epochs of the fine-tuned classifiers on all 25,000 reviews")
     parser.add_argument("--low-resource", default=",".join(map(str, LOW_RESOURCE)),
                         help="labelled training sizes of the lowresource section")
+    parser.add_argument("--low-resource-batch-size", type=int, default=64,
+                        help="batch size of every lowresource row (scratch and pretrained)")
+    parser.add_argument("--low-resource-epochs", type=int, default=10,
+                        help="most epochs of every lowresource row")
+    parser.add_argument("--low-resource-freeze-epochs", type=int,
+                        default=FINE_TUNING["freeze_epochs"],
+                        help="epochs training only the new layers in the pretrained "
+                        "lowresource rows")
+    parser.add_argument("--vat-epsilon", type=float, default=1.0,
+                        help="the L2 norm of the virtual adversarial perturbation")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -141,31 +156,30 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(machine_line(), flush=True)
     rows: dict[str, dict] = {}
-    lm = str(work / "lm")
-    pretrained = {"pretrained": lm, **FINE_TUNING}
+    lm = str(args.lm or work / "lm")
+    pretrained = {"pretrained": lm, **FINE_TUNING, "epochs": args.finetune_epochs}
+    vat = {"virtual_adversarial": args.vat_epsilon}
+    few = {"epochs": args.low_resource_epochs, "patience": 2,
+           "batch_size": args.low_resource_batch_size}
+    few_pretrained = {**pretrained, **few, "freeze_epochs": args.low_resource_freeze_epochs}
     fine_model = {"max_length": args.max_length}
     plan = {
         "pretrain": [("pretrain", lambda: pretrain(work, args))],
         "scratch": [("scratch", lambda: classifier(work, "scratch", {}, {}))],
         "finetune": [("finetune", lambda: classifier(work, "finetune", fine_model,
                                                      pretrained))],
-        "vat": [("vat", lambda: classifier(work, "vat", fine_model,
-                                           {**pretrained, "virtual_adversarial": 1.0},
+        "vat": [("vat", lambda: classifier(work, "vat", fine_model, {**pretrained, **vat},
                                            unlabelled=True))],
         "ensemble": [("fasttext", lambda: classifier(work, "fasttext", FASTTEXT,
                                                      {"epochs": 5, "patience": 1})),
                      ("ensemble", lambda: ensemble(work, ["finetune", "fasttext"]))],
         "lowresource": [row for n in map(int, args.low_resource.split(",")) for row in (
-            (f"scratch_{n}", lambda n=n: classifier(work, f"scratch_{n}", {}, {"epochs": 10,
-                                                                           "patience": 2},
-                                                    limit=n)),
-            (f"finetune_{n}", lambda n=n: classifier(
-                work, f"finetune_{n}", fine_model, {**pretrained, "epochs": 10,
-                                                    "patience": 2}, limit=n)),
-            (f"vat_{n}", lambda n=n: classifier(
-                work, f"vat_{n}", fine_model, {**pretrained, "epochs": 10, "patience": 2,
-                                               "virtual_adversarial": 1.0},
-                limit=n, unlabelled=True)))],
+            (f"scratch_{n}", lambda n=n: classifier(work, f"scratch_{n}", {}, few, limit=n)),
+            (f"finetune_{n}", lambda n=n: classifier(work, f"finetune_{n}", fine_model,
+                                                     few_pretrained, limit=n)),
+            (f"vat_{n}", lambda n=n: classifier(work, f"vat_{n}", fine_model,
+                                                {**few_pretrained, **vat}, limit=n,
+                                                unlabelled=True)))],
     }
     for section in sections:
         for name, run in plan[section]:

@@ -280,16 +280,16 @@ class Predictor:
 
     def stepper(self, chunk_steps: int | None = None):
         """A :class:`sentiment.models.streaming.RecurrentStepper` over this model's weights
-        and :attr:`temperature` (continuous batching, for a server), or ``None`` when the model is not a
-        forward-only recurrent single-label classifier with max, mean or last pooling, or
-        runs without ``fast_inference``.
+        and :attr:`temperature` (continuous batching, for a server), or ``None`` when the
+        model is not a forward-only recurrent single-label classifier with max, mean or last
+        pooling (a regression model neither), or runs without ``fast_inference``.
 
         Raises:
             ValueError: when ``chunk_steps < 1``.
         """
         from .models.streaming import DEFAULT_CHUNK_STEPS, recurrent_stepper
 
-        if not self.fast_inference or self.multi_label:
+        if not self.fast_inference or self.multi_label or self.task == "regression":
             return None
         return recurrent_stepper(self.model,
                                  DEFAULT_CHUNK_STEPS if chunk_steps is None else chunk_steps,

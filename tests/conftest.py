@@ -294,3 +294,33 @@ def regression_model_dir(tmp_path_factory):
                          SequenceTrainingConfig(epochs=6, batch_size=16, patience=3),
                          output, verbose=0)
     return output
+
+
+def ratings(n: int, seed: int = 0):
+    """Reviews rated 7-10 when positive and 1-4 when negative."""
+    import numpy as np
+
+    texts, labels = make_reviews(n, seed)
+    rng = np.random.default_rng(seed)
+    return texts, [str(int(rng.integers(7, 11)) if label == "pos" else int(rng.integers(1, 5)))
+                   for label in labels]
+
+
+@pytest.fixture(scope="session")
+def rated_model_dir(tmp_path_factory):
+    """A small GRU regression model over texts (ratings 1-10, clipped to [1, 10])."""
+    from sentiment.config import ClassifierConfig, TrainingConfig
+    from sentiment.data import LabelledTexts
+    from sentiment.training import train_classifier
+
+    texts, targets = ratings(500)
+    output = tmp_path_factory.mktemp("regression") / "rated"
+    train_classifier(
+        LabelledTexts(tuple(texts[:400]), tuple(targets[:400]), "rated:train"),
+        ClassifierConfig(arch="gru", embedding_dim=16, units=8, vocab_size=200,
+                         min_frequency=1, max_length=64, task="regression",
+                         clip_range=(1, 10)),
+        TrainingConfig(epochs=6, learning_rate=1e-2, patience=2), output,
+        test=LabelledTexts(tuple(texts[400:]), tuple(targets[400:]), "rated:test"),
+        verbose=0)
+    return output

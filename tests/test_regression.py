@@ -7,37 +7,10 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import make_reviews, write_labelled_csv
+from conftest import ratings, write_labelled_csv
 
 from sentiment.cli import main
 from sentiment.errors import ConfigError, ModelError
-
-
-def ratings(n: int, seed: int = 0):
-    """Reviews rated 7-10 when positive and 1-4 when negative."""
-    texts, labels = make_reviews(n, seed)
-    rng = np.random.default_rng(seed)
-    return texts, [str(int(rng.integers(7, 11)) if label == "pos" else int(rng.integers(1, 5)))
-                   for label in labels]
-
-
-@pytest.fixture(scope="module")
-def rated_model_dir(tmp_path_factory):
-    from sentiment.config import ClassifierConfig, TrainingConfig
-    from sentiment.data import LabelledTexts
-    from sentiment.training import train_classifier
-
-    texts, targets = ratings(500)
-    output = tmp_path_factory.mktemp("regression") / "rated"
-    train_classifier(
-        LabelledTexts(tuple(texts[:400]), tuple(targets[:400]), "rated:train"),
-        ClassifierConfig(arch="gru", embedding_dim=16, units=8, vocab_size=200,
-                         min_frequency=1, max_length=64, task="regression",
-                         clip_range=(1, 10)),
-        TrainingConfig(epochs=6, learning_rate=1e-2, patience=2), output,
-        test=LabelledTexts(tuple(texts[400:]), tuple(targets[400:]), "rated:test"),
-        verbose=0)
-    return output
 
 
 def test_regression_learns_the_ratings_in_their_units(rated_model_dir):
@@ -130,12 +103,8 @@ def test_regression_from_the_command_line_and_its_errors(tmp_path):
     assert not (tmp_path / "n").exists() and not (tmp_path / "o").exists()
 
 
-def test_serve_beam_and_ensembles_refuse_regression_models(rated_model_dir, tiny_model_dir,
-                                                           tmp_path):
+def test_ensembles_refuse_regression_models(rated_model_dir, tiny_model_dir, tmp_path):
     from sentiment.ensemble import build_ensemble
-    from sentiment.serving.loading import ModelLoader
 
-    with pytest.raises(ModelError, match="`sentiment serve` serves classifiers"):
-        ModelLoader(rated_model_dir).check()
     with pytest.raises(ModelError, match="an ensemble averages the probabilities"):
         build_ensemble([tiny_model_dir, rated_model_dir], tmp_path / "ensemble")

@@ -1,19 +1,22 @@
-"""A Beam ``ModelHandler`` for ``sentiment`` classifiers: records in, scored records out.
+"""A Beam ``ModelHandler`` for ``sentiment`` models: records in, scored records out.
 
 ``RunInference(SentimentModelHandler(...))`` loads the model once per worker process (Beam
 shares it between the process's threads), batches records with ``BatchElements`` between
 ``min_batch_size`` and ``max_batch_size`` and hands each batch to
 :func:`sentiment.scoring.predict_chunk`, the function ``sentiment score`` uses: every record
-comes back once, with the same ``predicted_label``, ``predicted_score``, ``prob_<label>`` and
-``error`` fields as a ``sentiment score`` row, and a record whose text is missing, empty or
-not a string gets ``error`` instead of a prediction.
+comes back once, with the same fields as a ``sentiment score`` row (``predicted_label``,
+``predicted_score``, ``prob_<label>`` and ``error``; ``predicted_value`` and ``error`` for a
+regression model), and a record whose input is unusable (a missing, empty or non-string
+text; for a model over sequences of vectors a missing or empty sequence, NaN, or another
+feature count than the model's) gets ``error`` instead of a prediction.
 
 Beam's bundled ``TFModelHandlerTensor`` loads with ``tf.keras.models.load_model``, which
 Keras 3 refuses for a SavedModel, and it does not register the tensorflow-text ops a
 ``sentiment`` model needs (tensorflow/tfx#3901): hence this handler. It reads either a model
-directory (``sentiment train``) or a raw-string SavedModel (``sentiment export``), local or on
-any file system Beam knows (``gs://``, ``s3://``, ``hdfs://``): a remote directory is copied
-to a local temporary directory on the worker first.
+directory (``sentiment train``, text or ``--sequence-column``, classification or
+``--task regression``) or a SavedModel written by ``sentiment export`` (the same kinds),
+local or on any file system Beam knows (``gs://``, ``s3://``, ``hdfs://``): a remote
+directory is copied to a local temporary directory on the worker first.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from apache_beam.ml.inference.base import ModelHandler
 from ..config import CONFIG_FILE, INFERENCE_BATCH_SIZE
 from ..errors import ConfigError, ModelError
 from ..io.formats import (ERROR_COLUMN, LABEL_COLUMN, LABELS_COLUMN, PROBABILITY_PREFIX,
-                          SCORE_COLUMN)
+                          SCORE_COLUMN, VALUE_COLUMN)
 
 #: The file that marks a ``sentiment export`` SavedModel (``sentiment.export``).
 EXPORT_MARKER = "sentiment_export.json"
@@ -71,38 +74,13 @@ def _local_copy(model_dir: str) -> Path:
     return target
 
 
-class _ExportPredictor:
-    """``labels``, ``decision`` and ``predict_proba`` over a ``sentiment export``
-    SavedModel; ``decision`` keywords as :meth:`DecisionRule.for_config` takes them."""
-
-    def __init__(self, export_dir: Path, **decision):
-        import json
-
-        from ..config import ClassifierConfig
-        from ..decisions import DecisionRule
-        from ..export import load_export
-
-        self.loaded = load_export(export_dir)
-        info = json.loads((export_dir / EXPORT_MARKER).read_text(encoding="utf-8"))
-        if info.get("classifier", {}).get("task", "classification") != "classification" \
-                or "classifier" not in info:
-            raise ModelError(f"{export_dir} is an export of a model over sequences or a "
-                             "regression model; Beam scoring takes text classifiers")
-        self.labels = tuple(info["labels"])
-        self.decision = DecisionRule.for_config(
-            ClassifierConfig.from_dict(info["classifier"]), **decision)
-
-    def predict_proba(self, texts: Sequence[str], batch_size: int = INFERENCE_BATCH_SIZE):
-        import numpy as np
-        import tensorflow as tf
-
-        from ..text.encoder import valid_utf8
-
-        texts = [valid_utf8(text) for text in texts]
-        parts = [self.loaded.serve(tf.constant(texts[start:start + batch_size]))
-                 ["probabilities"].numpy() for start in range(0, len(texts), batch_size)]
-        return (np.concatenate(parts) if parts
-                else np.zeros((0, len(self.labels)), dtype=np.float32))
+def model_input_column(predictor) -> str:
+    """The column ``predictor`` reads when none is named: for a model over sequences of
+    vectors the column it was trained on (``sentiment train --sequence-column``, saved in its
+    configuration), else ``text``."""
+    if getattr(predictor, "inputs", "texts") == "sequences":
+        return predictor.config.sequence_column
+    return "text"
 
 
 def load_predictor(model_dir: str, decision: dict | None = None):
@@ -114,63 +92,72 @@ def load_predictor(model_dir: str, decision: dict | None = None):
     any graph that uses them is loaded.
 
     Returns:
-        An object with ``labels``, ``decision`` and ``predict_proba(texts, batch_size) ->
-        (n, classes) float32``: a :class:`sentiment.Predictor`, or a wrapper of the
-        SavedModel.
+        What :func:`sentiment.scoring.predict_chunk` takes: a :class:`sentiment.Predictor`
+        (text classifiers, ensembles, text regression models), a
+        :class:`sentiment.sequences.predictor.SequencePredictor` (models over sequences of
+        vectors), or for an export their counterparts over the SavedModel
+        (:func:`sentiment.beam.exports.load_export_predictor`). Each has ``labels``,
+        ``task``, ``decision``, ``predict_proba(inputs, batch_size) -> (n, classes)
+        float32`` or for regression ``predict_values(inputs, batch_size) -> (n,) float64``,
+        and for sequences ``input_problem(value)``.
 
     Raises:
-        ModelError: when the directory holds neither (the message names it).
-        ConfigError: for a ``decision`` the model cannot take.
+        ModelError: when the directory holds neither (the message names it), or cannot be
+            loaded.
+        ConfigError: for a ``decision`` the model cannot take (a threshold for a
+            regression model, ...).
     """
     import tensorflow_text  # noqa: F401  registers the tf-text ops on this worker
 
     local = _local_copy(model_dir)
     if (local / EXPORT_MARKER).is_file():
-        return _ExportPredictor(local, **(decision or {}))
+        from .exports import load_export_predictor
+
+        return load_export_predictor(local, decision)
     if (local / CONFIG_FILE).is_file():
-        from ..models.saving import is_sequence_model
         from ..predictor import Predictor
 
-        if is_sequence_model(local):
-            raise ModelError(f"{model_dir} holds a model over sequences; Beam scoring takes "
-                             "text classifiers")
-
-        predictor = Predictor.load(local, **(decision or {}))
-        if predictor.task == "regression":
-            raise ModelError(f"{model_dir} holds a regression model; Beam scoring takes "
-                             "classifiers (score it with --engine local)")
-        return predictor
+        # a text model, an ensemble, or a model over sequences (SequencePredictor)
+        return Predictor.load(local, **(decision or {}))
     raise ModelError(f"{model_dir} is neither a model directory (config.json) nor a sentiment "
                      f"export ({EXPORT_MARKER})")
 
 
 class SentimentModelHandler(ModelHandler):
-    """Scores dict records with a ``sentiment`` classifier in ``RunInference``.
+    """Scores dict records with a ``sentiment`` model in ``RunInference``: a text classifier
+    (single- or multi-label, an ensemble), a model over sequences of vectors, or a
+    regression model of either kind.
 
     Args:
         model_dir: a model directory or an exported SavedModel; a local path or a URL of any
             file system Beam supports.
-        text_column: the record field that holds the text.
-        probabilities: add one ``prob_<label>`` field per class.
+        text_column: the record field that holds the model's input: the text, or for a
+            model over sequences the sequence (a list of frames, each a list of numbers, or
+            a list of numbers; JSON text of either, as CSV holds it). ``None``: the model's
+            own (:func:`model_input_column`: ``text``, or the column a model over sequences
+            was trained on).
+        probabilities: add one ``prob_<label>`` field per class (classifiers).
         min_batch_size, max_batch_size: bounds of the batches ``BatchElements`` forms
             (records per ``predict_proba`` call, which sorts them by length into model
             batches).
-        batch_size: texts per model call within a batch.
+        batch_size: texts (or sequences) per model call within a batch.
         decision: ``threshold``, ``abstain_below``, ``abstain_label`` in place of the saved
             decision rule (:func:`load_predictor`).
 
-    Each output record is the input record (every field kept) plus ``predicted_label``
-    (``str`` or ``None``), ``predicted_score`` (``float`` or ``None``), ``prob_<label>`` with
+    Each output record is the input record (every field kept) plus the fields ``sentiment
+    score`` adds (:func:`sentiment.scoring.output_columns`): ``predicted_label`` (``str``
+    or ``None``), ``predicted_score`` (``float`` or ``None``), ``prob_<label>`` with
     ``probabilities``, and ``error`` (``None``, or why the record got no prediction); for a
     multi-label model ``predicted_labels`` (a list of names, or ``None``) and every
-    ``prob_<label>`` in place of the first three.
+    ``prob_<label>`` in place of the first three; for a regression model
+    ``predicted_value`` (``float`` or ``None``) and ``error``.
 
     Raises:
         ConfigError: when the batch sizes are not integers >= 1 with
             ``min_batch_size <= max_batch_size``.
     """
 
-    def __init__(self, model_dir: str | os.PathLike, *, text_column: str = "text",
+    def __init__(self, model_dir: str | os.PathLike, *, text_column: str | None = None,
                  probabilities: bool = False, min_batch_size: int = INFERENCE_BATCH_SIZE,
                  max_batch_size: int = MAX_RECORDS_PER_BATCH,
                  batch_size: int = INFERENCE_BATCH_SIZE, decision: dict | None = None):
@@ -196,34 +183,38 @@ class SentimentModelHandler(ModelHandler):
     def run_inference(self, batch: Sequence[dict], model, inference_args=None
                       ) -> Iterable[dict]:
         """``batch`` of records -> the same records with the prediction fields, in order."""
-        from ..scoring import decision_rule, predict_chunk
+        from ..scoring import decision_rule, is_regression, predict_chunk
 
-        texts, row_errors = [], {}
+        column = self.text_column or model_input_column(model)
+        inputs, row_errors = [], {}
         for row, record in enumerate(batch):
             if not isinstance(record, dict):
                 row_errors[row] = f"record is {type(record).__name__}, not a dict"
             elif record.get(INPUT_ERROR_FIELD):
                 row_errors[row] = record[INPUT_ERROR_FIELD]
-            text = record.get(self.text_column) if isinstance(record, dict) else None
-            texts.append(None if isinstance(text, float) and math.isnan(text) else text)
-        predictions = predict_chunk(model, texts, batch_size=self.batch_size,
+            value = record.get(column) if isinstance(record, dict) else None
+            inputs.append(None if isinstance(value, float) and math.isnan(value) else value)
+        predictions = predict_chunk(model, inputs, batch_size=self.batch_size,
                                     row_errors=row_errors)
         labels = list(model.labels)
-        multi_label = decision_rule(model).multi_label
+        regression = is_regression(model)
+        multi_label = not regression and decision_rule(model).multi_label
         for row, record in enumerate(batch):
             out = dict(record) if isinstance(record, dict) else {"record": repr(record)}
             out.pop(INPUT_ERROR_FIELD, None)
             error = predictions.errors[row]
             scored = error is None
-            if multi_label:  # the labels given (a list), and every label's probability
+            if regression:  # a number in the targets' units
+                out[VALUE_COLUMN] = float(predictions.values[row]) if scored else None
+            elif multi_label:  # the labels given (a list), and every label's probability
                 out[LABELS_COLUMN] = list(predictions.labels[row]) if scored else None
             else:
                 out[LABEL_COLUMN] = predictions.labels[row] if scored else None
                 out[SCORE_COLUMN] = float(predictions.scores[row]) if scored else None
-            if self.probabilities or multi_label:
-                for column, label in enumerate(labels):
+            if not regression and (self.probabilities or multi_label):
+                for index, label in enumerate(labels):
                     out[PROBABILITY_PREFIX + label] = (
-                        float(predictions.probabilities[row, column]) if scored else None)
+                        float(predictions.probabilities[row, index]) if scored else None)
             out[ERROR_COLUMN] = error
             yield out
 
@@ -231,7 +222,10 @@ class SentimentModelHandler(ModelHandler):
         return {"min_batch_size": self.min_batch_size, "max_batch_size": self.max_batch_size}
 
     def get_num_bytes(self, batch: Sequence[dict]) -> int:
-        return sum(len(str(record.get(self.text_column) or "").encode("utf-8"))
+        """Bytes of the input column's values (as text; the whole record when the column is
+        the model's own, unknown until it loads), for Beam's metrics."""
+        return sum(len(str((record.get(self.text_column) if self.text_column else record)
+                           or "").encode("utf-8"))
                    if isinstance(record, dict) else 0 for record in batch)
 
     def get_metrics_namespace(self) -> str:

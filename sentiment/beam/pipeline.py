@@ -4,7 +4,13 @@
       -> ReadFromParquet / ReadFromText / fileio (CSV)       records (dicts), any order
       -> ScoreTexts: RunInference(SentimentModelHandler)     + predicted_label, predicted_score,
                                                                prob_<label>, error
+                                                               (regression: predicted_value,
+                                                               error)
       -> WriteToParquet / WriteToText                        OUTPUT_PREFIX-SSSSS-of-NNNNN.EXT
+
+The model reads a text column, or for a model over sequences of vectors a sequence column
+(a Parquet or JSON Lines list of frames, each a list of numbers, or a list of numbers; JSON
+text of either in CSV and TSV), as ``sentiment score`` does.
 
 Every input row yields exactly one output row carrying all its columns. **Beam does not keep
 the input's order**, within a file or across files: keep a key column (an id) to join the
@@ -34,10 +40,11 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from ..config import INFERENCE_BATCH_SIZE
 from ..errors import ConfigError, DataError, ModelError, SentimentError
 from ..io.formats import (ERROR_COLUMN, INPUT_FORMATS, LABEL_COLUMN, LABELS_COLUMN,
-                          LABELS_DELIMITER, PROBABILITY_PREFIX, SCORE_COLUMN, suffix_format)
-from ..scoring import decision_rule, output_columns
+                          LABELS_DELIMITER, PROBABILITY_PREFIX, SCORE_COLUMN, VALUE_COLUMN,
+                          suffix_format)
+from ..scoring import decision_rule, is_regression, output_columns
 from .handler import (INPUT_ERROR_FIELD, MAX_RECORDS_PER_BATCH, SentimentModelHandler,
-                      load_predictor)
+                      load_predictor, model_input_column)
 
 #: Output formats a Beam scoring run writes.
 BEAM_OUTPUT_FORMATS = ("parquet", "jsonl", "csv", "tsv")
@@ -51,21 +58,25 @@ class ScoreTexts(beam.PTransform):
     """Records (dicts) -> the same records with ``sentiment score``'s prediction fields.
 
     Args:
-        model_dir: a model directory or a ``sentiment export`` SavedModel, local or remote.
-        text_column: the field holding the text.
+        model_dir: a model directory or a ``sentiment export`` SavedModel, local or remote:
+            a text classifier, a model over sequences of vectors, or a regression model.
+        text_column: the field holding the text, or for a model over sequences the
+            sequence; ``None``: the model's own (``text``, or the column a model over
+            sequences was trained on).
         probabilities: add ``prob_<label>`` per class.
         min_batch_size, max_batch_size: records per ``RunInference`` batch.
-        batch_size: texts per model call within a batch (sorted by length).
+        batch_size: texts (sequences) per model call within a batch (sorted by length).
         decision: ``threshold``, ``abstain_below``, ``abstain_label`` in place of the
             model's saved decision rule (:class:`sentiment.decisions.DecisionRule`).
 
     Output records: every input field, then ``predicted_label``, ``predicted_score``,
     ``prob_<label>`` (with ``probabilities``) and ``error`` (a multi-label model:
-    ``predicted_labels``, every ``prob_<label>``, ``error``); see
+    ``predicted_labels``, every ``prob_<label>``, ``error``; a regression model:
+    ``predicted_value``, ``error``); see
     :class:`sentiment.beam.handler.SentimentModelHandler`.
     """
 
-    def __init__(self, model_dir: str | os.PathLike, *, text_column: str = "text",
+    def __init__(self, model_dir: str | os.PathLike, *, text_column: str | None = None,
                  probabilities: bool = False, min_batch_size: int = INFERENCE_BATCH_SIZE,
                  max_batch_size: int = MAX_RECORDS_PER_BATCH,
                  batch_size: int = INFERENCE_BATCH_SIZE, decision: dict | None = None):
@@ -156,14 +167,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _to_json_value(value: Any) -> Any:
+    """A list or dict as JSON text (CSV, TSV cells); anything else unchanged."""
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
 def _to_json_line(record: dict) -> str:
     return json.dumps({key: _jsonable(value) for key, value in record.items()},
                       ensure_ascii=False, default=str)
 
 
 def _to_delimited_line(record: dict, columns: Sequence[str], delimiter: str) -> str:
-    values = ["" if record.get(column) is None else _jsonable(record.get(column))
-              for column in columns]
+    # a list or a mapping (a sequence of frames from Parquet or JSON Lines) as JSON text,
+    # as the local engine writes it, so that it reads back
+    values = ["" if record.get(column) is None
+              else _to_json_value(_jsonable(record.get(column))) for column in columns]
     if delimiter == "\t":  # TSV: no quoting; a tab or line break in a value is replaced
         return "\t".join(str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
                          for value in values)
@@ -272,7 +292,8 @@ def _input_layout(pattern: str, input_format: str) -> _Layout:
 
 def read_records(pipeline, pattern: str, input_format: str, text_column: str = "text"):
     """``pipeline`` -> a PCollection of dict records read from the files matching
-    ``pattern`` with Beam's IO (``text`` lines become ``{"text": line}``)."""
+    ``pattern`` with Beam's IO (``text`` lines become ``{"text": line}``); every column is
+    read, whatever ``text_column`` (kept for callers) names."""
     if input_format == "parquet":
         return pipeline | "ReadParquet" >> beam.io.ReadFromParquet(pattern)
     if input_format == "jsonl":
@@ -292,11 +313,17 @@ def read_records(pipeline, pattern: str, input_format: str, text_column: str = "
 
 
 def _output_schema(schema, labels: Sequence[str], probabilities: bool,
-                   multi_label: bool = False):
+                   multi_label: bool = False, regression: bool = False):
+    """The Parquet input's ``schema`` without the columns scoring adds, then those columns
+    with the types the local engine writes (``predicted_value`` float64, ``predicted_score``
+    and ``prob_<label>`` float32, ``error`` string)."""
     import pyarrow as pa
 
-    added = output_columns(labels, probabilities, multi_label)
+    added = output_columns(labels, probabilities, multi_label, regression)
     fields = [field for field in schema if field.name not in added]
+    if regression:
+        return pa.schema([*fields, pa.field(VALUE_COLUMN, pa.float64()),
+                          pa.field(ERROR_COLUMN, pa.string())])
     if multi_label:
         fields.append(pa.field(LABELS_COLUMN, pa.list_(pa.string())))
     else:
@@ -316,23 +343,24 @@ def _join_labels(record: dict) -> dict:
 
 def write_records(records, prefix: str, output_format: str, layout: _Layout,
                   labels: Sequence[str], probabilities: bool, num_shards: int = 0,
-                  multi_label: bool = False):
+                  multi_label: bool = False, regression: bool = False):
     """Write scored records as ``prefix-SSSSS-of-NNNNN.<format>`` files with Beam's IO
     (a multi-label model's ``predicted_labels``: a list in Parquet and JSON Lines, joined by
-    commas in CSV and TSV).
+    commas in CSV and TSV; a regression model's ``predicted_value``: float64).
 
     Raises:
         ConfigError: for Parquet output without a Parquet input (the schema must be known
             before the first row), or CSV/TSV output of JSON Lines input (so are the columns).
     """
-    added = output_columns(labels, probabilities, multi_label)
+    added = output_columns(labels, probabilities, multi_label, regression)
     if output_format == "parquet":
         if layout.schema is None:
             raise ConfigError("--engine beam writes Parquet from Parquet input only (the "
                               "schema must be known before the first row); use "
                               "--output-format jsonl")
         return records | "WriteParquet" >> beam.io.WriteToParquet(
-            prefix, _output_schema(layout.schema, labels, probabilities, multi_label),
+            prefix, _output_schema(layout.schema, labels, probabilities, multi_label,
+                                   regression),
             file_name_suffix=".parquet", num_shards=num_shards)
     if output_format == "jsonl":
         return (records | "ToJson" >> beam.Map(_to_json_line)
@@ -435,8 +463,67 @@ def _counter(result, name: str) -> int | None:
     return sum(counter.committed or counter.attempted or 0 for counter in counters)
 
 
+def _is_numeric_lists(kind) -> bool:
+    """Whether the Arrow type ``kind`` is a list (of lists) of numbers: a sequence column."""
+    import pyarrow as pa
+
+    depth = 0
+    while pa.types.is_list(kind) or pa.types.is_large_list(kind) or \
+            pa.types.is_fixed_size_list(kind) or getattr(pa.types, "is_list_view",
+                                                         lambda _: False)(kind):
+        kind, depth = kind.value_type, depth + 1
+    return 1 <= depth <= 2 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                                or pa.types.is_decimal(kind) or pa.types.is_null(kind))
+
+
+def _is_text_type(kind) -> bool:
+    """Whether the Arrow type ``kind`` holds strings (or only nulls)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or getattr(pa.types, "is_string_view", lambda _: False)(kind)
+            or pa.types.is_null(kind))
+
+
+def _check_input_column(pattern: str, input_format: str, layout: _Layout, column: str,
+                        sequences: bool) -> None:
+    """Check before the pipeline starts that the input has the model's input column, of a
+    type it can read: for a model over sequences a list (of lists) of numbers, or strings
+    holding JSON text (CSV, TSV, a Parquet string column), as the local engine reads them;
+    for a text model strings. Parquet is checked on its schema, CSV and TSV on the header,
+    JSON Lines on the first record's keys (the values are checked row by row: a bad one
+    gets an ``error`` cell).
+
+    Raises:
+        DataError: naming ``pattern`` and ``column``: the column is missing (listing the
+            columns), its Parquet type cannot hold the model's input, or a model over
+            sequences is given text lines.
+    """
+    option = "--sequence-column" if sequences else "--text-column"
+    if sequences and input_format == "txt":
+        raise DataError(f"{pattern}: text lines hold texts, and this model reads sequences of "
+                        "vectors; give Parquet or JSON Lines with a list column (or CSV / TSV "
+                        "with JSON text), and --sequence-column")
+    known = layout.columns if layout.columns is not None else layout.sample_keys
+    if known is not None and column not in known:
+        raise DataError(f"{pattern}: no column {column!r}; columns are "
+                        f"{', '.join(map(repr, known))} ({option})")
+    if layout.schema is None:
+        return
+    kind = layout.schema.field(column).type
+    if sequences and not (_is_numeric_lists(kind) or _is_text_type(kind)):
+        raise DataError(f"{pattern}: column {column!r} holds {kind}, and this model reads "
+                        "sequences of vectors: a list of frames (lists of numbers) or a list "
+                        f"of numbers per row ({option})")
+    if not sequences and not _is_text_type(kind):
+        raise DataError(f"{pattern}: column {column!r} holds {kind}, not texts (strings); "
+                        f"this model reads texts ({option})")
+
+
 def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix: str, *,
-                text_column: str = "text", input_format: str | None = None,
+                text_column: str | None = None, input_format: str | None = None,
                 output_format: str | None = None, probabilities: bool = False,
                 overwrite_columns: bool = False,
                 batch_size: int = INFERENCE_BATCH_SIZE, runner: str | None = None,
@@ -446,11 +533,16 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
 
     Args:
         model_dir: a model directory or a ``sentiment export`` SavedModel (local, or a URL
-            the workers can read, e.g. ``gs://bucket/models/imdb``).
+            the workers can read, e.g. ``gs://bucket/models/imdb``): a text classifier, a
+            model over sequences of vectors, or a regression model (which writes
+            ``predicted_value`` and ``error``).
         input_pattern: a file pattern (``data/day=*/part-*.parquet``,
             ``gs://bucket/export/*.jsonl``).
         output_prefix: shards are written as ``PREFIX-SSSSS-of-NNNNN.<format>``.
-        text_column: the column holding the text.
+        text_column: the column holding the text, or for a model over sequences the
+            sequences (a Parquet list column, JSON Lines lists, or JSON text in CSV and
+            TSV); ``None``: the model's own (``text``, or the column a model over
+            sequences was trained on).
         input_format: as ``sentiment score --format`` (default: from the pattern's suffix).
         output_format: ``parquet``, ``jsonl``, ``csv`` or ``tsv`` (default: the input's; text
             lines write ``jsonl``).
@@ -472,8 +564,9 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
         ConfigError: an unknown format, a bad option, or an output format the input cannot
             give (see :func:`write_records`).
         DataError: when no file matches ``input_pattern``, the files do not share one
-            schema or header, the text column is missing, or the input already has a column
-            scoring adds and not ``overwrite_columns``.
+            schema or header, the input column is missing or of a type the model cannot
+            read (:func:`_check_input_column`), or the input already has a column scoring
+            adds and not ``overwrite_columns``.
         ConfigError: also when shards from an earlier run exist under ``output_prefix``,
             or the runner is unknown.
         PipelineError: when the pipeline fails while running.
@@ -486,11 +579,6 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
         raise ConfigError(f"--output-format must be one of {', '.join(BEAM_OUTPUT_FORMATS)}; "
                           f"received {output_format!r}")
     layout = _input_layout(input_pattern, input_format)
-    # the labels (for the output schema), and the model checked before any worker starts
-    known = layout.columns if layout.columns is not None else layout.sample_keys
-    if known is not None and text_column not in known:
-        raise DataError(f"{input_pattern}: no column {text_column!r}; columns are "
-                        f"{', '.join(map(repr, known))} (--text-column)")
     existing = _existing_shards(output_prefix)
     if existing:
         raise ConfigError(f"{len(existing)} output shard(s) already exist under "
@@ -499,9 +587,16 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
     if "://" not in str(model_dir) and not os.path.exists(os.path.expanduser(str(model_dir))):
         raise ModelError(f"{model_dir} does not exist; train one with `sentiment train` "
                          "or pass --model DIR")
+    # the model checked before any worker starts; its kind, labels and input column give
+    # the output's columns and the input's checks
     checked = load_predictor(str(model_dir), decision)
-    labels, multi_label = list(checked.labels), decision_rule(checked).multi_label
-    added = output_columns(labels, probabilities, multi_label)
+    sequences = getattr(checked, "inputs", "texts") == "sequences"
+    text_column = text_column or model_input_column(checked)
+    _check_input_column(input_pattern, input_format, layout, text_column, sequences)
+    labels, regression = list(checked.labels), is_regression(checked)
+    multi_label = not regression and decision_rule(checked).multi_label
+    added = output_columns(labels, probabilities, multi_label, regression)
+    known = layout.columns if layout.columns is not None else layout.sample_keys
     clash = [name for name in known or () if name in added]
     if clash and not overwrite_columns:
         raise DataError(f"{input_pattern}: the input already has the column(s) "
@@ -517,7 +612,7 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
         str(model_dir), text_column=text_column, probabilities=probabilities,
         batch_size=batch_size, decision=decision)
     write_records(scored, output_prefix, output_format, layout, labels, probabilities,
-                  num_shards=num_shards, multi_label=multi_label)
+                  num_shards=num_shards, multi_label=multi_label, regression=regression)
     try:
         result = pipeline.run()
         state = result.wait_until_finish()

@@ -128,16 +128,11 @@ def score(input_path, output_path, model_dir, text_column, sequence_column, inpu
     regression model writes predicted_value and error.
     """
     if engine == "beam":
-        from ..models.saving import is_sequence_model
-        from ..paths import default_model_dir
-
-        if sequence_column or is_sequence_model(
-                Path(model_dir).expanduser() if model_dir else default_model_dir()):
-            raise click.UsageError("--engine beam scores texts; score a model over sequences "
-                                   "with --engine local")
-        return _score_on_beam(input_path, output_path, model_dir, text_column, input_format,
-                              output_format, probabilities, overwrite_columns, batch_size,
-                              resume, runner, beam_options, num_shards, quiet, decision)
+        return _score_on_beam(input_path, output_path, model_dir,
+                              _beam_input_column(model_dir, text_column, sequence_column),
+                              input_format, output_format, probabilities, overwrite_columns,
+                              batch_size, resume, runner, beam_options, num_shards, quiet,
+                              decision)
     if runner or beam_options or num_shards:
         raise click.UsageError("--runner, --beam-option and --num-shards need --engine beam")
     if resume and (output_path in (None, "-") or input_path == "-"):
@@ -219,6 +214,31 @@ def _input_column(model_path, text_column, sequence_column):
         saved = json.loads((model_path / "config.json").read_text("utf-8"))
         return saved[SEQUENCE_SECTION].get("sequence_column", "frames")
     return text_column
+
+
+def _beam_input_column(model_dir, text_column, sequence_column):
+    """The column ``--engine beam`` reads: for a local model directory as
+    :func:`_input_column` chooses it; for an export or a remote directory (``gs://...``,
+    read only on the workers), the column named (``--sequence-column``, else an explicit
+    ``--text-column``) or ``None``: the model's own, resolved when
+    :func:`sentiment.beam.score_files` loads it.
+
+    Raises:
+        click.UsageError: ``--sequence-column`` with a local text model directory.
+    """
+    from ..config import CONFIG_FILE
+    from ..paths import default_model_dir
+
+    remote = bool(model_dir) and "://" in str(model_dir)
+    path = None if remote else (Path(model_dir).expanduser() if model_dir
+                                else default_model_dir())
+    if path is not None and (path / CONFIG_FILE).is_file():
+        return _input_column(path, text_column, sequence_column)
+    if sequence_column:
+        return sequence_column
+    explicit = click.get_current_context().get_parameter_source(
+        "text_column") is not click.core.ParameterSource.DEFAULT
+    return text_column if explicit else None
 
 
 def _score_on_beam(input_pattern, output_prefix, model_dir, text_column, input_format,

@@ -104,12 +104,18 @@ class SequencePredictor:
         """Why ``value`` cannot be predicted (scoring writes it in the ``error`` cell), or
         ``None``."""
         try:
-            self._frames(value, "sequence")
+            self.frames(value, "sequence")
         except DataError as error:
             return str(error)
         return None
 
-    def _frames(self, value: Any, where: str) -> np.ndarray:
+    def frames(self, value: Any, where: str) -> np.ndarray:
+        """``value`` as a ``(time, features) float32`` array of raw (not standardized) frames.
+
+        Raises:
+            DataError: as :func:`~sentiment.sequences.data.to_frames`, or another feature
+                count than the model's; naming ``where``.
+        """
         frames = to_frames(value, where)
         if frames.shape[1] != self.config.features:
             raise DataError(f"{where}: {frames.shape[1]} features per frame; the model takes "
@@ -121,7 +127,7 @@ class SequencePredictor:
             raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
         if isinstance(sequences, np.ndarray) and sequences.ndim == 3:
             sequences = list(sequences)  # (n, time, features): n sequences of equal length
-        return [self.normalizer.transform(self._frames(value, f"sequences[{index}]"))
+        return [self.normalizer.transform(self.frames(value, f"sequences[{index}]"))
                 for index, value in enumerate(sequences)]
 
     def _outputs(self, sequences: Sequence[Any], batch_size: int) -> np.ndarray:

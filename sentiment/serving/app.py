@@ -9,8 +9,12 @@ Routes (bodies and answers are JSON; errors are ``{"error": "message"}``):
 ``GET /v1/models/{name}``                 TensorFlow Serving's model status
 ``POST /v1/predict``                      ``{"texts": [...]}`` or ``{"text": "..."}`` ->
                                           ``Predictor.predict``'s dicts; ``?model=NAME``,
-                                          ``?explain=true`` (``&method=&target=&steps=``)
-``POST /v1/models/{name}:predict``        TensorFlow Serving's REST ``predict``
+                                          ``?explain=true`` (``&method=&target=&steps=``);
+                                          a model over sequences of vectors takes
+                                          ``{"sequences": [...]}`` or ``{"sequence": [...]}``
+                                          (:mod:`sentiment.serving.kinds`)
+``POST /v1/models/{name}:predict``        TensorFlow Serving's REST ``predict``, the inputs
+                                          and outputs of the model's ``sentiment export``
 ``GET /metrics``                          Prometheus (:mod:`sentiment.serving.metrics`)
 ========================================  ====================================================
 
@@ -47,13 +51,21 @@ from starlette.routing import Match
 from ..errors import ConfigError, DataError, SentimentError
 from .batcher import BatcherStopped, DynamicBatcher, QueueFull
 from .continuous import ContinuousBatcher
-from .loading import warmup_texts
+from .kinds import (
+    checked_sequences,
+    output_width,
+    reads_sequences,
+    row_function,
+    tf_serving_outputs,
+    warmup_inputs,
+)
 from .metrics import ServingMetrics
 from .protocol import (
     RequestError,
     parse_json,
     parse_predict_body,
     parse_tf_serving_body,
+    parse_tf_serving_sequences,
     read_body,
 )
 from .settings import ServeSettings
@@ -147,6 +159,8 @@ class ModelSlot:
             return {}
         config = getattr(predictor, "config", None)
         return {"labels": list(predictor.labels),
+                "task": getattr(predictor, "task", "classification"),
+                "inputs": "sequences" if reads_sequences(predictor) else "texts",
                 "config": config.to_dict() if hasattr(config, "to_dict") else {},
                 "trained_with": {}}
 
@@ -160,10 +174,9 @@ class ModelSlot:
         """
         predictor = self.predictor if self.predictor is not None else self.loader()
         started = time.perf_counter()
-        max_length = getattr(getattr(predictor, "config", None), "max_length", 64)
-        texts = warmup_texts(max_length)
-        rows = np.asarray(predictor.predict_proba(texts))
-        if rows.shape != (len(texts), len(predictor.labels)):
+        inputs = warmup_inputs(predictor)
+        rows = np.asarray(row_function(predictor)(inputs))
+        if rows.shape != (len(inputs), output_width(predictor)):
             raise RuntimeError(f"the warm-up batch returned shape {rows.shape}")
         if settings.batching != "dynamic" and hasattr(predictor, "stepper"):
             self.stepper = predictor.stepper(settings.chunk_steps)
@@ -171,8 +184,8 @@ class ModelSlot:
                 self.stepper.warm_up()
         if settings.batching == "continuous" and self.stepper is None:
             raise ConfigError("--batching continuous needs a forward-only recurrent "
-                              "single-label model (lstm or gru, max, mean or last pooling); "
-                              "this one is not: use --batching auto or dynamic")
+                              "single-label text classifier (lstm or gru, max, mean or last "
+                              "pooling); this one is not: use --batching auto or dynamic")
         return predictor, time.perf_counter() - started
 
 
@@ -227,7 +240,7 @@ class ServingState:
                     metrics=self.metrics, name=slot.name)
             else:
                 slot.batcher = DynamicBatcher(
-                    predictor.predict_proba, len(predictor.labels),
+                    row_function(predictor), output_width(predictor),
                     max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_wait_ms,
                     max_queue=settings.max_queue, metrics=self.metrics, name=slot.name,
                     concurrent_batches=settings.concurrent_batches)
@@ -271,8 +284,10 @@ class ServingState:
                                     f"size (--max-queue {self.settings.max_queue:,}); send "
                                     "fewer texts per request")
 
-    async def score(self, slot: ModelSlot, texts: list[str]) -> np.ndarray:
-        """``(len(texts), classes)`` probabilities through the model's batcher."""
+    async def score(self, slot: ModelSlot, texts: list) -> np.ndarray:
+        """``(len(texts), classes)`` probabilities (``(len(texts), 1)`` values for a
+        regression model) through the model's batcher; ``texts`` are the model's inputs
+        (strings, or ``(time, features)`` arrays for a model over sequences)."""
         try:
             return await slot.batcher.submit(texts)
         except QueueFull as error:
@@ -291,6 +306,10 @@ class ServingState:
     async def explain(self, slot: ModelSlot, texts: list[str], method: str,
                       target: str | None, steps: int) -> list[dict]:
         settings = self.settings
+        if reads_sequences(slot.predictor) or getattr(slot.predictor, "task",
+                                                      "classification") != "classification":
+            raise RequestError(400, f"explain=true explains text classifiers; model "
+                                    f"{slot.name!r} is not one")
         if len(texts) > settings.max_explain_texts:
             raise RequestError(413, f"explain=true takes at most {settings.max_explain_texts} "
                                     f"texts per request; received {len(texts)}")
@@ -316,6 +335,8 @@ class ServingState:
         metadata = slot.metadata()
         entry = {"name": slot.name, "default": slot.name == self.default,
                  "state": slot.state, "labels": metadata.get("labels", []),
+                 "task": metadata.get("task", "classification"),
+                 "inputs": metadata.get("inputs", "texts"),
                  "config": metadata.get("config", {}),
                  "trained_with": metadata.get("trained_with", {})}
         if slot.error:
@@ -438,8 +459,13 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None,
             raise RequestError(400, f"query parameter steps: at most "
                                     f"{settings.max_explain_steps}; received {steps}")
         slot = state.slot(model)
-        texts, single = parse_predict_body(await _body_json(request, settings))
+        sequences = reads_sequences(slot.predictor)
+        texts, single = parse_predict_body(await _body_json(request, settings),
+                                           "sequences" if sequences else "texts")
         state.check_count(texts)
+        if sequences:
+            texts = checked_sequences(slot.predictor, texts,
+                                      "sequence" if single else "sequences")
         if explain:
             results = await state.explain(slot, texts, method, target, steps)
         else:
@@ -457,20 +483,20 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None,
     @app.post("/v1/models/{name}:predict")
     async def tf_serving_predict(name: str, request: Request):
         slot = state.slot(name)
-        texts, columnar = parse_tf_serving_body(await _body_json(request, settings))
-        state.check_count(texts)
+        payload = await _body_json(request, settings)
+        if reads_sequences(slot.predictor):
+            texts, columnar = parse_tf_serving_sequences(payload)
+            state.check_count(texts)
+            texts = checked_sequences(slot.predictor, texts,
+                                      "inputs.values" if columnar else "instances")
+        else:
+            texts, columnar = parse_tf_serving_body(payload)
+            state.check_count(texts)
         rows = await state.score(slot, texts)
-        rule = slot.predictor.decision  # the saved thresholds, as the export applies them
 
         def build():
             # the outputs of `sentiment export`'s signature, by name
-            if rule.multi_label:
-                outputs = {"probabilities": rows.tolist(),
-                           "predicted": rule.label_sets(rows).tolist() if len(rows) else [],
-                           "thresholds": [rule.label_thresholds().tolist()] * len(rows)}
-            else:
-                outputs = {"probabilities": rows.tolist(),
-                           "label": rule.decide(rows) if len(rows) else []}
+            outputs = tf_serving_outputs(slot.predictor, rows)
             if columnar:
                 return {"outputs": outputs}
             return {"predictions": [dict(zip(outputs, values))

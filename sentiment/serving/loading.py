@@ -93,7 +93,8 @@ def warmup_texts(max_length: int) -> list[str]:
 
 
 class ModelLoader:
-    """Loads the classifier of one model directory for the server.
+    """Loads the model of one model directory for the server: a text classifier, an
+    ensemble, a regression model, or a model over sequences of vectors.
 
     :meth:`check` reads ``config.json`` and verifies the recorded file digests without
     TensorFlow (:func:`~sentiment.models.saving.read_model_config`), so ``sentiment serve``
@@ -115,38 +116,44 @@ class ModelLoader:
 
         Raises:
             ModelError: the directory or ``config.json`` is missing or corrupted, holds no
-                classifier (or ensemble), or a file differs from the one recorded at
-                training time.
+                classifier, ensemble, regression model or model over sequences, or a file
+                differs from the one recorded at training time.
         """
-        from ..errors import ModelError
-        from ..models.saving import is_ensemble, is_sequence_model, read_ensemble_config
+        from ..config.sequence import SequenceModelConfig
+        from ..models.saving import (
+            SEQUENCE_SECTION,
+            is_ensemble,
+            is_sequence_model,
+            read_ensemble_config,
+        )
 
-        if is_sequence_model(self.path):
-            raise ModelError(f"{self.path} holds a model over sequences of vectors; "
-                             "`sentiment serve` serves text classifiers only (use "
-                             "`sentiment export` and TensorFlow Serving for it)")
-        if is_ensemble(self.path):  # `sentiment ensemble`: every member's files are checked
+        inputs = "texts"
+        if is_sequence_model(self.path):  # sequences of vectors (train --sequence-column)
+            saved, config = read_model_config(self.path, SEQUENCE_SECTION,
+                                              SequenceModelConfig.from_dict)
+            inputs = "sequences"
+        elif is_ensemble(self.path):  # `sentiment ensemble`: every member's files are checked
             saved, config = read_ensemble_config(self.path)
             for member in config.members:
                 read_model_config(self.path / member, "classifier", ClassifierConfig.from_dict)
         else:
             saved, config = read_model_config(self.path, "classifier",
                                               ClassifierConfig.from_dict)
-        if getattr(config, "task", "classification") == "regression":
-            raise ModelError(f"{self.path} holds a regression model; `sentiment serve` "
-                             "serves classifiers (use `sentiment export` and TensorFlow "
-                             "Serving for it)")
         versions = saved.get("versions")
-        self._metadata = {"labels": list(config.labels), "config": config.to_dict(),
+        self._metadata = {"labels": list(config.labels),
+                          "task": getattr(config, "task", "classification"),
+                          "inputs": inputs, "config": config.to_dict(),
                           "trained_with": versions if isinstance(versions, dict) else {}}
         return self._metadata
 
     def metadata(self) -> dict[str, Any]:
-        """``{"labels", "config", "trained_with"}`` from ``config.json`` (checked once)."""
+        """``{"labels", "task", "inputs", "config", "trained_with"}`` from ``config.json``
+        (checked once); ``inputs`` is ``"texts"`` or ``"sequences"``."""
         return self._metadata if self._metadata is not None else self.check()
 
     def __call__(self):
-        """The loaded :class:`~sentiment.predictor.Predictor` (imports TensorFlow)."""
+        """The loaded :class:`~sentiment.predictor.Predictor` (or
+        :class:`~sentiment.sequences.predictor.SequencePredictor`; imports TensorFlow)."""
         from ..cli.options import quiet_tensorflow
 
         quiet_tensorflow()

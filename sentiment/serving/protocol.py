@@ -9,6 +9,10 @@ Two body formats are understood, both JSON objects:
   ``"signature_name"`` (``serving_default`` or ``serve``, the signatures ``sentiment
   export`` writes).
 
+A model over sequences of vectors takes ``{"sequences": [...]}`` / ``{"sequence": [...]}``
+and, on the TensorFlow Serving route, its export's inputs ``values`` and ``lengths``
+(:func:`parse_tf_serving_sequences`).
+
 Every problem is a :class:`RequestError` carrying the HTTP status and a message naming the
 field: 400 for a body that is not JSON or has the wrong shape, 422 for an item that is not a
 string (naming its index), 413 for a body over the limit. Nothing a client sends is evaluated
@@ -146,14 +150,24 @@ def _one_of(payload: Any, fields: dict[str, str], *, example: str, takes: str | 
     return first if first in payload else second
 
 
-def parse_predict_body(payload: Any) -> tuple[list[str], bool]:
-    """The texts of a ``POST /v1/predict`` body and whether it was a single ``"text"``.
+def parse_predict_body(payload: Any, reads: str = "texts") -> tuple[list, bool]:
+    """The items of a ``POST /v1/predict`` body and whether it was a single one.
+
+    Args:
+        payload: the parsed body.
+        reads: what the model reads: ``"texts"`` (``{"texts": [...]}`` or ``{"text":
+            "..."}``) or ``"sequences"`` (``{"sequences": [[[...], ...], ...]}`` or
+            ``{"sequence": [[...], ...]}``: each sequence an array of frames, each frame an
+            array of numbers, or an array of numbers for a one-feature model). Sequences
+            come back as the parsed JSON arrays; their numbers are checked by the model.
 
     Raises:
         RequestError: 400 naming the field for a wrong shape (not an object, neither or both
-            of ``texts`` and ``text``, an unknown field, ``texts`` not an array); 422 for an
-            item that is not a string (``texts[3] is number, not a string``).
+            of the two fields, an unknown field, ``texts`` / ``sequences`` not an array); 422
+            for an item of the wrong type (``texts[3] is number, not a string``).
     """
+    if reads == "sequences":
+        return _parse_sequence_body(payload)
     given = _one_of(payload, {"texts": "an array of strings", "text": "a string"},
                     example='{"texts": ["..."]} or {"text": "..."}')
     if given == "text":
@@ -166,6 +180,102 @@ def parse_predict_body(payload: Any) -> tuple[list[str], bool]:
         raise RequestError(400, f"texts must be an array of strings; received "
                                 f"{_type_name(texts)}")
     return _string_items(texts, "texts"), False
+
+
+def _array_items(items: list, field: str) -> list:
+    """``items`` checked to be JSON arrays; 422 naming the first index that is not."""
+    for index, item in enumerate(items):
+        if not isinstance(item, list):
+            raise RequestError(422, f"{field}[{index}] is {_type_name(item)}, not an array of "
+                                    "frames")
+    return items
+
+
+def _parse_sequence_body(payload: Any) -> tuple[list, bool]:
+    """``{"sequences": [...]}`` or ``{"sequence": [...]}``: see :func:`parse_predict_body`."""
+    given = _one_of(payload, {"sequences": "an array of sequences, each an array of frames",
+                              "sequence": "one sequence, an array of frames"},
+                    example='{"sequences": [[[0.5, 1.0], [0.25, 2.0]]]} or '
+                            '{"sequence": [[0.5, 1.0], [0.25, 2.0]]}')
+    if given == "sequence":
+        return _array_items([payload["sequence"]], "sequence"), True
+    sequences = payload["sequences"]
+    if not isinstance(sequences, list):
+        raise RequestError(400, f"sequences must be an array of sequences; received "
+                                f"{_type_name(sequences)}")
+    return _array_items(sequences, "sequences"), False
+
+
+def _length(value: Any, frames: list, field: str) -> int:
+    """A ``lengths`` entry: an integer from 1 to the number of frames given."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(422, f"{field} is {_type_name(value)}, not an integer")
+    if not 1 <= value <= len(frames):
+        raise RequestError(422, f"{field} is {value}; it must be from 1 to the "
+                                f"{len(frames)} frames given")
+    return value
+
+
+def _tf_sequence(value: Any, field: str) -> list:
+    """A row-format instance of a sequence model: ``{"values": frames, "lengths": n}`` (the
+    first ``n`` frames; ``lengths`` optional) or the array of frames alone."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"values", "lengths"})
+        if unknown or "values" not in value:
+            raise RequestError(400, f"{field} must be an array of frames or an object with "
+                                    f"the inputs 'values' and 'lengths'; received keys "
+                                    f"{sorted(value)!r}")
+        frames = _array_items([value["values"]], f"{field}.values")[0]
+        if "lengths" in value:
+            frames = frames[:_length(value["lengths"], frames, f"{field}.lengths")]
+        return frames
+    return _array_items([value], field)[0]
+
+
+def parse_tf_serving_sequences(payload: Any) -> tuple[list, bool]:
+    """The sequences of a TensorFlow Serving ``:predict`` body for a model over sequences
+    of vectors, as the ``serve`` signature of its export takes them: ``values (batch, time,
+    features)`` right-padded, ``lengths (batch,)`` the true frame counts. Returns the
+    sequences (each cut to its length) and whether the body used the columnar format.
+
+    Row format: ``{"instances": [{"values": [[...], ...], "lengths": 7}, ...]}`` (or each
+    instance the array of frames alone); columnar: ``{"inputs": {"values": [...],
+    "lengths": [...]}}`` (or ``{"inputs": values}``, every frame real).
+
+    Raises:
+        RequestError: 400 for a wrong shape or an unknown signature; 422 for an item of the
+            wrong type or a length outside 1..frames given (naming the field and index).
+    """
+    given = _one_of(payload, {"instances": "row format", "inputs": "columnar format"},
+                    example='{"instances": [...]} or {"inputs": {"values": [...], '
+                            '"lengths": [...]}}',
+                    takes='"instances" or "inputs" (and "signature_name")',
+                    optional={"signature_name": _check_signature})
+    if given == "instances":
+        instances = payload["instances"]
+        if not isinstance(instances, list):
+            raise RequestError(400, f"instances must be an array; received "
+                                    f"{_type_name(instances)}")
+        return [_tf_sequence(value, f"instances[{i}]") for i, value in enumerate(instances)], \
+            False
+    inputs, lengths = payload["inputs"], None
+    if isinstance(inputs, dict):
+        unknown = sorted(set(inputs) - {"values", "lengths"})
+        if unknown or "values" not in inputs:
+            raise RequestError(400, f"inputs must be an array or an object with the inputs "
+                                    f"'values' and 'lengths'; received keys {sorted(inputs)!r}")
+        inputs, lengths = inputs["values"], inputs.get("lengths")
+    if not isinstance(inputs, list):
+        raise RequestError(400, f"inputs.values must be an array (batch, time, features); "
+                                f"received {_type_name(inputs)}")
+    sequences = _array_items(inputs, "inputs.values")
+    if lengths is None:
+        return sequences, True
+    if not isinstance(lengths, list) or len(lengths) != len(sequences):
+        raise RequestError(400, f"inputs.lengths must be an array of {len(sequences)} "
+                                f"integers, one per sequence")
+    return [frames[:_length(n, frames, f"inputs.lengths[{i}]")]
+            for i, (frames, n) in enumerate(zip(sequences, lengths))], True
 
 
 def _tf_string(value: Any, field: str) -> str:
