@@ -144,6 +144,8 @@ def main() -> None:
                         default=FINE_TUNING["freeze_epochs"],
                         help="epochs training only the new layers in the pretrained "
                         "lowresource rows")
+    parser.add_argument("--low-resource-rows", default="scratch,finetune,vat",
+                        help="which rows of the lowresource section to run")
     parser.add_argument("--vat-epsilon", type=float, default=1.0,
                         help="the L2 norm of the virtual adversarial perturbation")
     parser.add_argument("--json", type=Path, default=None)
@@ -179,7 +181,8 @@ def main() -> None:
                                                      few_pretrained, limit=n)),
             (f"vat_{n}", lambda n=n: classifier(work, f"vat_{n}", fine_model,
                                                 {**few_pretrained, **vat}, limit=n,
-                                                unlabelled=True)))],
+                                                unlabelled=True)))
+                        if row[0].rsplit("_", 1)[0] in args.low_resource_rows.split(",")],
     }
     for section in sections:
         for name, run in plan[section]:

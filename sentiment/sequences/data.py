@@ -44,7 +44,7 @@ def to_frames(value: Any, where: str) -> np.ndarray:
             raise DataError(f"{where}: not a JSON list of frames ({value[:60]!r})") from None
     try:
         frames = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float
         raise DataError(f"{where}: not a sequence of numbers or of equal-length frames of "
                         f"numbers ({str(value)[:60]})") from None
     if frames.ndim == 1:

@@ -113,13 +113,19 @@ class SequencePredictor:
         """``value`` as a ``(time, features) float32`` array of raw (not standardized) frames.
 
         Raises:
-            DataError: as :func:`~sentiment.sequences.data.to_frames`, or another feature
-                count than the model's; naming ``where``.
+            DataError: as :func:`~sentiment.sequences.data.to_frames`, another feature
+                count than the model's, or a value that overflows float32 once standardized;
+                naming ``where``.
         """
         frames = to_frames(value, where)
         if frames.shape[1] != self.config.features:
             raise DataError(f"{where}: {frames.shape[1]} features per frame; the model takes "
                             f"{self.config.features}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(self.normalizer.transform(frames)).all(axis=1)
+        if not finite.all():
+            raise DataError(f"{where}: frame {int(np.argmin(finite))} holds a value too large "
+                            "for float32 once standardized with the training statistics")
         return frames
 
     def _check(self, sequences: Sequence[Any], batch_size: int) -> list[np.ndarray]:

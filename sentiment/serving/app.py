@@ -56,6 +56,8 @@ from .kinds import (
     output_width,
     reads_sequences,
     row_function,
+    row_dtype,
+    tf_serving_body,
     tf_serving_outputs,
     warmup_inputs,
 )
@@ -243,7 +245,8 @@ class ServingState:
                     row_function(predictor), output_width(predictor),
                     max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_wait_ms,
                     max_queue=settings.max_queue, metrics=self.metrics, name=slot.name,
-                    concurrent_batches=settings.concurrent_batches)
+                    concurrent_batches=settings.concurrent_batches,
+                    dtype=row_dtype(predictor))
             slot.batcher.start()
             slot.state = "ready"
             self.metrics.model_ready.labels(slot.name).set(1)
@@ -278,11 +281,12 @@ class ServingState:
                                {"Retry-After": str(self.settings.retry_after_s)})
         return slot
 
-    def check_count(self, texts: list[str]) -> None:
+    def check_count(self, texts: list, noun: str = "texts") -> None:
+        """413 when one request holds more ``noun`` than ``--max-queue``."""
         if len(texts) > self.settings.max_queue:
-            raise RequestError(413, f"{len(texts):,} texts in one request exceed the queue "
+            raise RequestError(413, f"{len(texts):,} {noun} in one request exceed the queue "
                                     f"size (--max-queue {self.settings.max_queue:,}); send "
-                                    "fewer texts per request")
+                                    f"fewer {noun} per request")
 
     async def score(self, slot: ModelSlot, texts: list) -> np.ndarray:
         """``(len(texts), classes)`` probabilities (``(len(texts), 1)`` values for a
@@ -462,10 +466,10 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None,
         sequences = reads_sequences(slot.predictor)
         texts, single = parse_predict_body(await _body_json(request, settings),
                                            "sequences" if sequences else "texts")
-        state.check_count(texts)
-        if sequences:
-            texts = checked_sequences(slot.predictor, texts,
-                                      "sequence" if single else "sequences")
+        state.check_count(texts, "sequences" if sequences else "texts")
+        if sequences:  # numbers -> arrays off the event loop; 422 naming a bad one
+            texts = await asyncio.to_thread(checked_sequences, slot.predictor, texts,
+                                            "sequence" if single else "sequences", single)
         if explain:
             results = await state.explain(slot, texts, method, target, steps)
         else:
@@ -486,21 +490,16 @@ def create_app(models: Mapping[str, Any], settings: ServeSettings | None = None,
         payload = await _body_json(request, settings)
         if reads_sequences(slot.predictor):
             texts, columnar = parse_tf_serving_sequences(payload)
-            state.check_count(texts)
-            texts = checked_sequences(slot.predictor, texts,
-                                      "inputs.values" if columnar else "instances")
+            state.check_count(texts, "sequences")
+            texts = await asyncio.to_thread(checked_sequences, slot.predictor, texts,
+                                            "inputs.values" if columnar else "instances")
         else:
             texts, columnar = parse_tf_serving_body(payload)
             state.check_count(texts)
         rows = await state.score(slot, texts)
 
-        def build():
-            # the outputs of `sentiment export`'s signature, by name
-            outputs = tf_serving_outputs(slot.predictor, rows)
-            if columnar:
-                return {"outputs": outputs}
-            return {"predictions": [dict(zip(outputs, values))
-                                    for values in zip(*outputs.values())]}
+        def build():  # the outputs of `sentiment export`'s signature, by name
+            return tf_serving_body(tf_serving_outputs(slot.predictor, rows), columnar)
 
         return json_response(None, body=await _encoded(build, len(texts)))
 

@@ -45,9 +45,10 @@ class _Request:
 
     __slots__ = ("texts", "out", "future", "remaining", "arrived", "next")
 
-    def __init__(self, texts: list[str], classes: int, future: asyncio.Future, arrived: float):
+    def __init__(self, texts: list[str], classes: int, future: asyncio.Future, arrived: float,
+                 dtype=np.float32):
         self.texts = texts
-        self.out = np.empty((len(texts), classes), dtype=np.float32)
+        self.out = np.empty((len(texts), classes), dtype=dtype)
         self.future = future
         self.remaining = len(texts)
         self.arrived = arrived
@@ -63,6 +64,8 @@ class DynamicBatcher:
             ``concurrent_batches`` calls at a time (it must be thread-safe, as
             ``Predictor.predict_proba`` is).
         classes: the number of columns ``predict_proba`` returns.
+        dtype: the rows' dtype (float32 probabilities; float64 for a regression model's
+            values, so that they reach the client as ``predict_values`` gives them).
         max_batch_size: texts per call.
         max_wait_ms: the longest the oldest queued text waits for a batch to fill.
         max_queue: the most texts waiting at once; :meth:`submit` raises :class:`QueueFull`
@@ -75,13 +78,15 @@ class DynamicBatcher:
 
     def __init__(self, predict_proba: Callable[[list[str]], np.ndarray], classes: int, *,
                  max_batch_size: int = 256, max_wait_ms: float = 5.0, max_queue: int = 10_000,
-                 metrics: Any = None, name: str = "default", concurrent_batches: int = 1):
+                 metrics: Any = None, name: str = "default", concurrent_batches: int = 1,
+                 dtype=np.float32):
         if not isinstance(concurrent_batches, int) or concurrent_batches < 1:
             raise ValueError(f"concurrent_batches must be an integer >= 1; received "
                              f"{concurrent_batches!r}")
         self.concurrent_batches = concurrent_batches
         self._predict_proba = predict_proba
         self.classes = classes
+        self.dtype = dtype
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_ms / 1000.0
         self.max_queue = max_queue
@@ -113,7 +118,8 @@ class DynamicBatcher:
         self._task = self._loop.create_task(self._run(), name=f"batcher-{self.name}")
 
     async def submit(self, texts: Sequence[str]) -> np.ndarray:
-        """The probabilities of ``texts``: ``(len(texts), classes) float32``, input order.
+        """The probabilities of ``texts``: ``(len(texts), classes)`` of ``dtype``, input
+        order.
 
         Raises:
             QueueFull: when taking the texts would put more than ``max_queue`` in the queue.
@@ -124,11 +130,12 @@ class DynamicBatcher:
             raise BatcherStopped("the server is shutting down")
         texts = list(texts)
         if not texts:
-            return np.zeros((0, self.classes), dtype=np.float32)
+            return np.zeros((0, self.classes), dtype=self.dtype)
         if self._queued + len(texts) > self.max_queue:
             raise QueueFull(f"the queue of model {self.name!r} is full ({self._queued:,} texts "
                             f"waiting, --max-queue {self.max_queue:,})")
-        request = _Request(texts, self.classes, self._loop.create_future(), time.perf_counter())
+        request = _Request(texts, self.classes, self._loop.create_future(), time.perf_counter(),
+                           self.dtype)
         self._pending.append(request)
         self._set_queued(self._queued + len(texts))
         self._wakeup.set()
@@ -243,7 +250,7 @@ class DynamicBatcher:
         try:
             probabilities = await loop.run_in_executor(self._executor, self._predict_proba,
                                                        texts)
-            probabilities = np.asarray(probabilities, dtype=np.float32)
+            probabilities = np.asarray(probabilities, dtype=self.dtype)
             if probabilities.shape != (len(texts), self.classes):
                 raise RuntimeError(f"predict_proba returned shape {probabilities.shape} for "
                                    f"{len(texts)} texts")

@@ -39,6 +39,7 @@ def reads_sequences(predictor: Any) -> bool:
 
 
 def is_regression(predictor: Any) -> bool:
+    """Whether ``predictor`` gives numbers (``task == "regression"``) rather than labels."""
     return getattr(predictor, "task", "classification") == "regression"
 
 
@@ -48,13 +49,17 @@ def output_width(predictor: Any) -> int:
 
 
 def row_function(predictor: Any) -> Callable[[list], np.ndarray]:
-    """What the dynamic batcher runs: items -> ``(n, output_width) float32`` rows in input
-    order: class probabilities (``predict_proba``), or for a regression model the values in
-    the targets' units (``predict_values``, clipped to the model's range)."""
+    """What the dynamic batcher runs: items -> ``(n, output_width)`` rows in input order:
+    class probabilities (``predict_proba``, float32), or for a regression model the values
+    in the targets' units (``predict_values``, float64, clipped to the model's range)."""
     if is_regression(predictor):
-        return lambda items: np.asarray(predictor.predict_values(items),
-                                        dtype=np.float32)[:, None]
+        return lambda items: np.asarray(predictor.predict_values(items))[:, None]
     return predictor.predict_proba
+
+
+def row_dtype(predictor: Any):
+    """The dtype of :func:`row_function`'s rows: float64 values, float32 probabilities."""
+    return np.float64 if is_regression(predictor) else np.float32
 
 
 def warmup_inputs(predictor: Any) -> list:
@@ -69,8 +74,16 @@ def warmup_inputs(predictor: Any) -> list:
     return warmup_texts(getattr(getattr(predictor, "config", None), "max_length", 64))
 
 
-def checked_sequences(predictor: Any, items: Sequence[Any], field: str) -> list[np.ndarray]:
-    """Request items as ``(time, features) float32`` arrays for a sequence model.
+def checked_sequences(predictor: Any, items: Sequence[Any], field: str,
+                      single: bool = False) -> list[np.ndarray]:
+    """Request items as ``(time, features) float32`` arrays for a sequence model (run it
+    off the event loop: a large body holds many numbers).
+
+    Args:
+        predictor: the :class:`~sentiment.sequences.predictor.SequencePredictor`.
+        items: the parsed JSON arrays.
+        field: how messages name the items (``sequences`` -> ``sequences[2]``).
+        single: the body held one item, named ``field`` alone.
 
     Raises:
         RequestError: 422 naming the first bad item (``sequences[2]: 5 features per frame;
@@ -79,7 +92,7 @@ def checked_sequences(predictor: Any, items: Sequence[Any], field: str) -> list[
     frames = []
     for index, item in enumerate(items):
         try:
-            frames.append(predictor.frames(item, f"{field}[{index}]"))
+            frames.append(predictor.frames(item, field if single else f"{field}[{index}]"))
         except DataError as error:
             raise RequestError(422, str(error)) from None
     return frames
@@ -89,7 +102,9 @@ def tf_serving_outputs(predictor: Any, rows: np.ndarray) -> dict[str, list]:
     """The outputs of ``sentiment export``'s ``serve`` signature for batcher ``rows``, by
     name: ``value`` for a regression model; ``probabilities``, ``predicted`` and
     ``thresholds`` for a multi-label classifier; ``probabilities`` and ``label`` otherwise
-    (the saved decision rule, as the export applies it)."""
+    (the saved decision rule, as the export applies it). A regression model's one output
+    is given as TensorFlow Serving gives a single output: without its name
+    (:func:`tf_serving_body`)."""
     if is_regression(predictor):
         return {"value": rows[:, 0].tolist()}
     rule = predictor.decision
@@ -98,3 +113,18 @@ def tf_serving_outputs(predictor: Any, rows: np.ndarray) -> dict[str, list]:
                 "predicted": rule.label_sets(rows).tolist() if len(rows) else [],
                 "thresholds": [rule.label_thresholds().tolist()] * len(rows)}
     return {"probabilities": rows.tolist(), "label": rule.decide(rows) if len(rows) else []}
+
+
+def tf_serving_body(outputs: dict[str, list], columnar: bool) -> dict[str, Any]:
+    """TensorFlow Serving's REST answer for ``outputs`` (name -> one value per row):
+    ``{"outputs": {name: [...]}}`` (columnar request) or ``{"predictions": [{name: value},
+    ...]}`` (row request); a single output loses its name, as TF Serving omits it:
+    ``{"outputs": [...]}`` or ``{"predictions": [...]}`` (``tensorflow/serving``'s REST API
+    guide, "If the output of the model contains only one named tensor, we omit the
+    name")."""
+    if len(outputs) == 1:
+        (values,) = outputs.values()
+        return {"outputs": values} if columnar else {"predictions": values}
+    if columnar:
+        return {"outputs": outputs}
+    return {"predictions": [dict(zip(outputs, values)) for values in zip(*outputs.values())]}

@@ -198,7 +198,11 @@ def _parse_sequence_body(payload: Any) -> tuple[list, bool]:
                     example='{"sequences": [[[0.5, 1.0], [0.25, 2.0]]]} or '
                             '{"sequence": [[0.5, 1.0], [0.25, 2.0]]}')
     if given == "sequence":
-        return _array_items([payload["sequence"]], "sequence"), True
+        sequence = payload["sequence"]
+        if not isinstance(sequence, list):
+            raise RequestError(422, f"sequence is {_type_name(sequence)}, not an array of "
+                                    "frames")
+        return [sequence], True
     sequences = payload["sequences"]
     if not isinstance(sequences, list):
         raise RequestError(400, f"sequences must be an array of sequences; received "

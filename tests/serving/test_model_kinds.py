@@ -58,7 +58,10 @@ def test_a_sequence_classifier_is_served(http, sequence_model_dir):
                 ({"sequences": [[[1.0, None, 2.0]]]}, 422, "sequences[0]"),
                 ({"sequences": ["1,2,3"]}, 422, "sequences[0] is string, not an array"),
                 ({"texts": ["a text"]}, 400, "unknown field 'texts'"),
-                ({"sequence": 3}, 422, "sequence[0] is number")):
+                ({"sequence": 3}, 422, "sequence is number"),
+                ({"sequence": [[1.0, 2.0]]}, 422, "sequence: 2 features per frame"),
+                ({"sequences": [sequences[0], [[10 ** 400, 1.0, 2.0]]]}, 422,
+                 "sequences[1]: not a sequence of numbers")):
             answer = http.post(f"{url}/v1/predict", json=body)
             assert answer.status_code == status and message in answer.json()["error"], \
                 (body, answer.text)
@@ -89,12 +92,13 @@ def test_a_regression_model_is_served(http, kind, rated_model_dir, regression_mo
         assert listed["batching"] == "dynamic"
         answer = http.post(f"{url}/v1/predict", json={field: items})
         assert answer.status_code == 200, answer.text
-        values = [p["value"] for p in answer.json()["predictions"]]
+        assert answer.json()["predictions"] == predictor.predict(items)  # float64, exactly
         assert set(answer.json()["predictions"][0]) == {"value"}
-        np.testing.assert_allclose(values, expected, rtol=1e-5)
+        # TensorFlow Serving omits the name of a model's single output
         tf_rows = http.post(f"{url}/v1/models/rated:predict", json={"instances": items}).json()
-        np.testing.assert_allclose([row["value"] for row in tf_rows["predictions"]], expected,
-                                   rtol=1e-5)
+        np.testing.assert_allclose(tf_rows["predictions"], expected, rtol=1e-6)
+        tf_columns = http.post(f"{url}/v1/models/rated:predict", json={"inputs": items}).json()
+        np.testing.assert_allclose(tf_columns["outputs"], expected, rtol=1e-6)
         answer = http.post(f"{url}/v1/predict?explain=true", json={field: items[:1]})
         assert answer.status_code == 400
 
