@@ -161,7 +161,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     from .errors import ConfigError
     from .evaluation import decision_report, true_labels
     from .models.adversarial import AdversarialTraining, VirtualAdversarialTraining
-    from .models.losses import WeightedBinaryCrossentropy
+    from .models.losses import WeightedBinaryCrossentropy, regression_loss
     from .models.classifier import build_classifier, classifier_members
     from .models.optimizers import make_optimizer
     from .models.weight_averaging import WeightAveraging
@@ -231,8 +231,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
             else true_labels(data, config) for data in (train, validation, test))
         if regression:
             label_weights = weights = None
-            loss = (keras.losses.Huber(delta=1.0) if training.regression_loss == "huber"
-                    else keras.losses.MeanSquaredError())
+            loss = regression_loss(training.regression_loss)
         elif multi_label:
             label_weights = multilabel_class_weights(training.class_weight, y_train, config)
             weights = None  # Keras' class_weight weighs whole examples: in the loss instead

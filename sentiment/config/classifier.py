@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from .fields import ENSEMBLE_HELP, SEED_HELP, ConfigBase, check_settings, setting
+from .sequence import REGRESSION_LOSSES
 
 ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru", "cnn", "cnn-lstm", "cnn-gru", "fasttext")
 POOLINGS = ("last", "mean", "max", "attention")
@@ -288,8 +289,9 @@ class TrainingConfig(ConfigBase):
         calibration: after training, fit a temperature on the validation split by minimizing
             its log loss (temperature scaling, Guo et al., ICML 2017), saved as
             ``ClassifierConfig.temperature`` and applied wherever the model predicts.
-        regression_loss: ``mse`` or ``huber`` (Huber with delta 1 on the standardized
-            targets), for ``ClassifierConfig.task == "regression"``.
+        regression_loss: ``mse``, ``huber`` (Huber with delta 1 on the standardized
+            targets) or ``mae`` (mean absolute error), for ``ClassifierConfig.task ==
+            "regression"`` (:func:`sentiment.models.losses.regression_loss`).
         seed: seed for shuffling, the validation split and weight initialisation.
     """
 
@@ -347,7 +349,7 @@ class TrainingConfig(ConfigBase):
     calibration: bool = setting(
         True, help="Fit a temperature on the validation split after training (temperature "
         "scaling), so the probabilities match how often they are right.")
-    regression_loss: str = setting("mse", choices=("mse", "huber"), cli=False)
+    regression_loss: str = setting("mse", choices=REGRESSION_LOSSES, cli=False)
     seed: int = setting(1337, help=SEED_HELP)
 
     def __post_init__(self):

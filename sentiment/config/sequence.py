@@ -19,7 +19,7 @@ SEQUENCE_ARCHITECTURES = ("lstm", "gru", "bilstm", "bigru", "cnn", "cnn-lstm", "
 #: What a model predicts: one class of ``labels``, or one number.
 TASKS = ("classification", "regression")
 #: Losses of a regression model: mean squared error or Huber (delta 1 on standardized targets).
-REGRESSION_LOSSES = ("mse", "huber")
+REGRESSION_LOSSES = ("mse", "huber", "mae")
 #: The named data sets of sequences (``$SENTIMENT_DATA_DIR/<name>/{train,test}.parquet``).
 SEQUENCE_DATASETS = ("japanese_vowels",)
 
@@ -152,8 +152,8 @@ class SequenceTrainingConfig(ConfigBase):
         patience: epochs without a lower validation loss before stopping (the best weights
             are restored).
         bucketing: batch sequences of similar length together.
-        regression_loss: ``mse`` or ``huber`` (Huber with delta 1 on the standardized
-            targets, less swayed by outliers).
+        regression_loss: ``mse``, ``huber`` (Huber with delta 1 on the standardized
+            targets, less swayed by outliers) or ``mae`` (mean absolute error: the median).
         seed: shuffling, the validation split and the initial weights.
     """
 
@@ -164,5 +164,6 @@ class SequenceTrainingConfig(ConfigBase):
     patience: int = setting(20, min=1)
     bucketing: bool = setting(True)
     regression_loss: str = setting("mse", choices=REGRESSION_LOSSES,
-                                   help="Regression loss: mean squared error or Huber.")
+                                   help="Regression loss: mean squared error, Huber, or "
+                                   "mean absolute error (the median: lowest MAE).")
     seed: int = setting(0, min=0, help=SEED_HELP)

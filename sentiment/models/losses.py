@@ -1,4 +1,4 @@
-"""Losses the classifiers train with beyond Keras' own.
+"""Losses the classifiers train with beyond Keras' own, and the choice of regression loss.
 
 Keras' ``Model.fit(class_weight=...)`` weights whole examples by their one class, which does
 not fit multi-label targets (an example has several labels, each a binary problem), so the
@@ -39,3 +39,22 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "weights": self.weights}
+
+
+def regression_loss(name: str) -> keras.losses.Loss:
+    """The Keras loss of ``--regression-loss`` on standardized targets ``(batch, 1)``:
+    ``mse`` (mean squared error: the conditional mean), ``huber`` (Huber with delta 1, one
+    standard deviation of the targets) or ``mae`` (mean absolute error: the conditional
+    median, which minimizes the MAE reported; for targets in separate clumps, such as
+    IMDB's 1-4 and 7-10 ratings, it stays inside a clump where the mean falls between them).
+
+    Raises:
+        ValueError: an unknown ``name``.
+    """
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+    if name == "huber":
+        return keras.losses.Huber(delta=1.0)
+    if name == "mae":
+        return keras.losses.MeanAbsoluteError()
+    raise ValueError(f"regression_loss must be mse, huber or mae; received {name!r}")

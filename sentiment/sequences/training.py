@@ -164,6 +164,7 @@ def train_sequence_model(train: LabelledSequences, config: SequenceModelConfig,
     import keras
     import tensorflow as tf
 
+    from ..models.losses import regression_loss
     from ..models.saving import save_model_directory
     from ..models.sequence import build_sequence_model
     from .data import check_features
@@ -189,8 +190,7 @@ def train_sequence_model(train: LabelledSequences, config: SequenceModelConfig,
         scaler = TargetScaler.fit(train.targets)
         changes.update(target_mean=scaler.mean, target_std=scaler.std, labels=(),
                        label_values=())
-        loss = (keras.losses.Huber(delta=1.0) if training.regression_loss == "huber"
-                else keras.losses.MeanSquaredError())
+        loss = regression_loss(training.regression_loss)
         metrics = [keras.metrics.MeanAbsoluteError(name="mae")]
     else:
         values = tuple(sorted(set(train.targets), key=_label_key))

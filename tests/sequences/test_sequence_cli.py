@@ -79,7 +79,7 @@ def test_regression_from_the_command_line(files, tmp_path):
     model = tmp_path / "regression"
     result = runner.invoke(main, ["train", "--train", str(ratings), "--sequence-column", "mfcc",
                                   "--label-column", "rating", "--task", "regression",
-                                  "--regression-loss", "huber", "--clip-range", "90,110",
+                                  "--regression-loss", "mae", "--clip-range", "90,110",
                                   "--units", "8", "--epochs", "2", "--output", str(model),
                                   "--quiet"])
     assert result.exit_code == 0, result.output
