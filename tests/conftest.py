@@ -324,3 +324,18 @@ def rated_model_dir(tmp_path_factory):
         test=LabelledTexts(tuple(texts[400:]), tuple(targets[400:]), "rated:test"),
         verbose=0)
     return output
+
+
+def read_shards(prefix, suffix):
+    """The rows of the shards ``PREFIX-SSSSS-of-NNNNN<suffix>`` a Beam run wrote (Parquet or
+    JSON Lines), shard after shard."""
+    import glob
+    import json
+
+    import pyarrow.parquet as pq
+
+    paths = sorted(glob.glob(f"{prefix}-*-of-*{suffix}"))
+    assert paths, f"no shards under {prefix}"
+    if suffix == ".parquet":
+        return [row for path in paths for row in pq.read_table(path).to_pylist()]
+    return [json.loads(line) for path in paths for line in open(path, encoding="utf-8")]

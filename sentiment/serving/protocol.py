@@ -210,6 +210,27 @@ def _parse_sequence_body(payload: Any) -> tuple[list, bool]:
     return _array_items(sequences, "sequences"), False
 
 
+def _tf_instances(payload: Any, example: str) -> list | None:
+    """The shape of a TensorFlow Serving body: an object with ``instances`` (row format,
+    returned: an array) or ``inputs`` (columnar: ``None`` is returned, the caller reads it)
+    and an optional ``signature_name``.
+
+    Raises:
+        RequestError: 400 for neither or both, an unknown field or signature, or
+            ``instances`` that is not an array.
+    """
+    given = _one_of(payload, {"instances": "row format", "inputs": "columnar format"},
+                    example=example, takes='"instances" or "inputs" (and "signature_name")',
+                    optional={"signature_name": _check_signature})
+    if given == "inputs":
+        return None
+    instances = payload["instances"]
+    if not isinstance(instances, list):
+        raise RequestError(400, f"instances must be an array; received "
+                                f"{_type_name(instances)}")
+    return instances
+
+
 def _length(value: Any, frames: list, field: str) -> int:
     """A ``lengths`` entry: an integer from 1 to the number of frames given."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -250,16 +271,9 @@ def parse_tf_serving_sequences(payload: Any) -> tuple[list, bool]:
         RequestError: 400 for a wrong shape or an unknown signature; 422 for an item of the
             wrong type or a length outside 1..frames given (naming the field and index).
     """
-    given = _one_of(payload, {"instances": "row format", "inputs": "columnar format"},
-                    example='{"instances": [...]} or {"inputs": {"values": [...], '
-                            '"lengths": [...]}}',
-                    takes='"instances" or "inputs" (and "signature_name")',
-                    optional={"signature_name": _check_signature})
-    if given == "instances":
-        instances = payload["instances"]
-        if not isinstance(instances, list):
-            raise RequestError(400, f"instances must be an array; received "
-                                    f"{_type_name(instances)}")
+    instances = _tf_instances(payload, '{"instances": [...]} or {"inputs": {"values": [...], '
+                                       '"lengths": [...]}}')
+    if instances is not None:
         return [_tf_sequence(value, f"instances[{i}]") for i, value in enumerate(instances)], \
             False
     inputs, lengths = payload["inputs"], None
@@ -325,15 +339,8 @@ def parse_tf_serving_body(payload: Any) -> tuple[list[str], bool]:
         RequestError: 400 for a wrong shape or an unknown signature, 422 for an item that is
             not a string (naming its index).
     """
-    given = _one_of(payload, {"instances": "row format", "inputs": "columnar format"},
-                    example='{"instances": [...]} or {"inputs": [...]}',
-                    takes='"instances" or "inputs" (and "signature_name")',
-                    optional={"signature_name": _check_signature})
-    if given == "instances":
-        instances = payload["instances"]
-        if not isinstance(instances, list):
-            raise RequestError(400, f"instances must be an array; received "
-                                    f"{_type_name(instances)}")
+    instances = _tf_instances(payload, '{"instances": [...]} or {"inputs": [...]}')
+    if instances is not None:
         return [_tf_instance(value, f"instances[{i}]") for i, value in enumerate(instances)], \
             False
     inputs, field = payload["inputs"], "inputs"

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import read_shards
 
 beam = pytest.importorskip("apache_beam", reason="Apache Beam is not installed "
                                                   "(pip install 'sentiment[beam]')")
@@ -28,18 +29,6 @@ def records():
 def expected_scores(predictor):
     probabilities = predictor.predict_proba(TEXTS)
     return {f"r{i}": float(row.max()) for i, row in enumerate(probabilities)}
-
-
-def read_shards(prefix, suffix):
-    import glob
-
-    import pyarrow.parquet as pq
-
-    paths = sorted(glob.glob(f"{prefix}-*-of-*{suffix}"))
-    assert paths, f"no shards under {prefix}"
-    if suffix == ".parquet":
-        return [row for path in paths for row in pq.read_table(path).to_pylist()]
-    return [json.loads(line) for path in paths for line in open(path, encoding="utf-8")]
 
 
 def test_score_texts_in_a_test_pipeline(tiny_model_dir, tiny_predictor):

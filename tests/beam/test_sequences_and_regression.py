@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import make_sequences
+from conftest import make_sequences, read_shards
 
 pytest.importorskip("apache_beam", reason="Apache Beam is not installed "
                                           "(pip install 'sentiment[beam]')")
@@ -31,14 +31,6 @@ def sequence_rows(parquet: bool = False):
             for i, frames in enumerate(make_sequences(12, seed=5).sequences)]
     return rows + [{"id": key, "frames": value} for key, value in BAD_ROWS.items()
                    if not (parquet and key == "one-feature")]
-
-
-def read_shards(prefix, suffix):
-    paths = sorted(glob.glob(f"{prefix}-*-of-*{suffix}"))
-    assert paths, f"no shards under {prefix}"
-    if suffix == ".parquet":
-        return [row for path in paths for row in pq.read_table(path).to_pylist()]
-    return [json.loads(line) for path in paths for line in open(path, encoding="utf-8")]
 
 
 def read_local(path):
