@@ -309,8 +309,8 @@ def test_continuous_batching_refuses_a_bidirectional_model(tiny_model_dir, tmp_p
     args = ["--model", str(tiny_model_dir), "--batching", "continuous"]
     with start_server(args, tmp_path / "server.log") as server:
         assert server.process.wait(120) != 0
-        assert ("--batching continuous needs a forward-only recurrent single-label model"
-                in server_log(server))
+        assert ("--batching continuous needs a forward-only recurrent single-label text "
+                "classifier" in server_log(server))
 
 
 def test_readiness_api_keys_and_sigterm_with_a_request_in_flight(tiny_model_dir, tmp_path,
