@@ -71,8 +71,9 @@ def run(name: str, seed: int, train, test, work: Path) -> dict:
             "settings": {**model, **training}}
 
 
-def imdb_ratings(work: Path, losses: list[str]) -> list[dict]:
-    """The IMDB rating rows (see the module docstring)."""
+def imdb_ratings(work: Path, losses: list[str], epochs: int = 3) -> list[dict]:
+    """The IMDB rating rows (see the module docstring); every model trains for at most
+    ``epochs`` (early stopping on validation loss, patience 1)."""
     import numpy as np
 
     from sentiment import Predictor
@@ -100,7 +101,7 @@ def imdb_ratings(work: Path, losses: list[str]) -> list[dict]:
         y_test, np.full(len(y_test), regression_targets(subset(rated, fit_rows, "t")).mean()))}]
     started = time.perf_counter()
     train_classifier(subset(polar, fit_rows, "imdb train"), ClassifierConfig(),
-                     TrainingConfig(), work / "polar", validation=subset(polar, held_rows, "v"),
+                     TrainingConfig(epochs=epochs), work / "polar", validation=subset(polar, held_rows, "v"),
                      label_names={"0": "negative", "1": "positive"}, verbose=2)
     classifier = Predictor.load(work / "polar")
     positive = list(classifier.labels).index("positive")
@@ -108,18 +109,20 @@ def imdb_ratings(work: Path, losses: list[str]) -> list[dict]:
                                   regression_targets(held), 1)
     mapped = np.clip(slope * classifier.predict_proba(test.texts)[:, positive] + intercept,
                      1, 10)
-    rows.append({"name": f"two-class GRU, P(positive) -> {slope:.2f} p + {intercept:.2f}",
+    rows.append({"name": f"two-class GRU (--epochs {epochs}), P(positive) -> "
+                         f"{slope:.2f} p + {intercept:.2f}",
                  "minutes": round((time.perf_counter() - started) / 60, 1),
                  **regression_report(y_test, mapped)})
     for loss in losses:
         started = time.perf_counter()
         train_classifier(subset(rated, fit_rows, "imdb train"),
                          ClassifierConfig(task="regression", clip_range=(1, 10)),
-                         TrainingConfig(regression_loss=loss), work / f"rating-{loss}",
+                         TrainingConfig(regression_loss=loss, epochs=epochs),
+                         work / f"rating-{loss}",
                          validation=held, verbose=2)
         values = Predictor.load(work / f"rating-{loss}").predict_values(test.texts)
         rows.append({"name": f"GRU --task regression --regression-loss {loss} "
-                             "--clip-range 1,10",
+                             f"--clip-range 1,10 --epochs {epochs}",
                      "minutes": round((time.perf_counter() - started) / 60, 1),
                      **regression_report(y_test, values)})
     return rows
@@ -133,13 +136,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     parser.add_argument("--regression-losses", default="mse,huber",
                         help="imdb: the regression rows' losses, comma-separated")
+    parser.add_argument("--imdb-epochs", type=int, default=3,
+                        help="imdb: most epochs of every model, classifier and regression "
+                        "(early stopping, patience 1)")
     parser.add_argument("--sections", default="vowels",
                         help="comma-separated: vowels (Japanese Vowels), imdb (ratings)")
     args = parser.parse_args()
     sections = args.sections.split(",")
     if "imdb" in sections:
         with tempfile.TemporaryDirectory() as work:
-            rated = imdb_ratings(Path(work), args.regression_losses.split(","))
+            rated = imdb_ratings(Path(work), args.regression_losses.split(","),
+                                 args.imdb_epochs)
         print(f"\n{machine_line()}\n")
         print("| IMDB test ratings | MAE | RMSE | Spearman | R2 | minutes |")
         print("|---|---|---|---|---|---|")

@@ -197,3 +197,22 @@ def chosen_scores(rule: DecisionRule, probabilities: np.ndarray) -> np.ndarray:
     chosen = rule.choose(probabilities)
     return probabilities[np.arange(len(chosen)), chosen]
 
+
+def decision_for(config, task: str, *, threshold: float | None = None,
+                 abstain_below: float | None = None,
+                 abstain_label: str = ABSTAIN_LABEL) -> DecisionRule | None:
+    """The :class:`DecisionRule` of a classifier (:meth:`DecisionRule.for_config`), or
+    ``None`` for a regression model (``task == "regression"``), which gives numbers.
+
+    Raises:
+        ConfigError: a ``threshold`` or ``abstain_below`` for a regression model (the message
+            names them), or as :class:`DecisionRule`.
+    """
+    if task != "regression":
+        return DecisionRule.for_config(config, threshold=threshold,
+                                       abstain_below=abstain_below, abstain_label=abstain_label)
+    given = [name for name, value in (("threshold", threshold), ("abstain_below", abstain_below))
+             if value is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: a regression model gives numbers, not labels")
+    return None

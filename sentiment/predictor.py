@@ -22,7 +22,7 @@ import tensorflow as tf
 from .calibration import apply_temperature
 from .config import (CONFIG_FILE, INFERENCE_BATCH_SIZE, VOCAB_FILE, ClassifierConfig,
                      default_inference_threads)
-from .decisions import ABSTAIN_LABEL, DecisionRule
+from .decisions import ABSTAIN_LABEL, DecisionRule, decision_for
 from .errors import ConfigError, DataError
 from .text.batching import length_sorted_batches, pad_rows, to_ragged_arrays
 from .text.encoder import TextEncoder, valid_utf8
@@ -77,20 +77,12 @@ class Predictor:
         self.model = model
         self.encoder = encoder
         self.config = config
-        if self.task == "regression":
-            given = [name for name, value in (("threshold", threshold),
-                                              ("abstain_below", abstain_below))
-                     if value is not None]
-            if given:
-                raise ConfigError(f"{', '.join(given)}: a regression model gives numbers, "
-                                  "not labels")
-            self.decision = None
+        #: how probabilities become labels (the saved thresholds, or those given here);
+        #: ``None`` for a regression model
+        self.decision = decision_for(config, self.task, threshold=threshold,
+                                     abstain_below=abstain_below, abstain_label=abstain_label)
+        if self.decision is None:
             fast_inference = False  # the fast forward pass ends in a softmax
-        else:
-            #: how probabilities become labels (the saved thresholds, or those given here)
-            self.decision = DecisionRule.for_config(config, threshold=threshold,
-                                                    abstain_below=abstain_below,
-                                                    abstain_label=abstain_label)
         forward = inference_function(model) if fast_inference else None
         self.fast_inference = forward is not None
         self._forward = tf.function(

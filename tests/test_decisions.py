@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sentiment.config import ClassifierConfig
-from sentiment.decisions import DecisionRule, chosen_scores
+from sentiment.decisions import DecisionRule, chosen_scores, decision_for
 from sentiment.errors import ConfigError
 
 P = np.array([[0.7, 0.3], [0.45, 0.55], [0.1, 0.9]])
@@ -71,3 +71,17 @@ def test_multi_label_thresholds_per_label_and_a_row_with_none():
                               thresholds=(0.5, 0.15, 0.4))
     assert DecisionRule.for_config(config, threshold=0.25).decide(probabilities) == [
         ["joy", "fear"], ["fear"]]
+
+
+def test_decision_for_a_regression_model_is_none_and_refuses_decision_keywords():
+    config = ClassifierConfig(labels=(), task="regression")
+    assert decision_for(config, "regression") is None
+    assert decision_for(config, "regression", abstain_label="?") is None
+    with pytest.raises(ConfigError, match="threshold, abstain_below: a regression model"):
+        decision_for(config, "regression", threshold=0.5, abstain_below=0.6)
+
+
+def test_decision_for_a_classifier_is_its_saved_rule():
+    config = ClassifierConfig(labels=("neg", "pos"), threshold=0.3)
+    rule = decision_for(config, "classification", abstain_below=0.6)
+    assert rule == DecisionRule(labels=("neg", "pos"), threshold=0.3, abstain_below=0.6)

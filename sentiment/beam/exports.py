@@ -32,11 +32,9 @@ import tensorflow as tf
 
 from ..config import INFERENCE_BATCH_SIZE
 from ..config.sequence import SequenceModelConfig
-from ..errors import ConfigError, ModelError
+from ..errors import ModelError
 from ..export import EXPORT_INFO_FILE, load_export
-from ..sequences.data import FeatureNormalizer, pad_sequences
 from ..sequences.predictor import SequencePredictor
-from ..text.batching import length_sorted_batches
 
 
 class ExportPredictor:
@@ -58,20 +56,12 @@ class ExportPredictor:
 
     def __init__(self, loaded, info: dict, **decision: Any):
         from ..config import ClassifierConfig
-        from ..decisions import DecisionRule
+        from ..decisions import decision_for
 
         self.loaded = loaded
         self.config = ClassifierConfig.from_dict(info["classifier"])
         self.labels = tuple(info.get("labels", ()))
-        if self.task == "regression":
-            given = [key for key in ("threshold", "abstain_below")
-                     if decision.get(key) is not None]
-            if given:
-                raise ConfigError(f"{', '.join(given)}: a regression model gives numbers, not "
-                                  "labels")
-            self.decision = None
-        else:
-            self.decision = DecisionRule.for_config(self.config, **decision)
+        self.decision = decision_for(self.config, self.task, **decision)
 
     @property
     def task(self) -> str:
@@ -122,56 +112,25 @@ class SequenceExportPredictor(SequencePredictor):
         ConfigError: as :class:`SequencePredictor` (decision keywords for a regression model).
     """
 
+    #: the export standardizes the frames in its graph: they go in raw; the checks still
+    #: standardize them with the same statistics, so a frame that would overflow is refused
+    _runs_on_raw_frames = True
+
     def __init__(self, loaded, config: SequenceModelConfig, **decision: Any):
         super().__init__(None, config, **decision)  # no Keras model: the export runs
         self.loaded = loaded
-        # the export standardizes in its graph: frames go in raw (float32, unchanged)
-        self.normalizer = FeatureNormalizer((0.0,) * config.features,
-                                            (1.0,) * config.features)
 
-    def _serve(self, sequences: Sequence[Any], batch_size: int, output: str,
-               shape: tuple[int, ...]) -> np.ndarray:
-        """``output`` of ``serve`` for ``sequences`` ``(n, *shape) float32``, in
-        length-sorted batches of ``batch_size`` right-padded with zeros, rows in input order.
-
-        Raises:
-            DataError: a sequence :meth:`frames` refuses (naming its index).
-            ConfigError: ``batch_size < 1``.
-        """
-        frames = self._check(sequences, batch_size)  # raw frames (identity normalizer)
-        out = np.zeros((len(frames), *shape), np.float32)
-        for rows in length_sorted_batches(np.array([len(f) for f in frames]), batch_size):
-            values, lengths = pad_sequences([frames[i] for i in rows])
-            out[rows] = self.loaded.serve(tf.constant(values), tf.constant(lengths))[
-                output].numpy()
-        return out
-
-    def predict_proba(self, sequences: Sequence[Any],
-                      batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
-        """Class probabilities ``(n, classes) float32``, rows in input order.
-
-        Raises:
-            DataError: as :meth:`SequencePredictor.predict_proba`.
-            ConfigError: a regression model, or ``batch_size < 1``.
-        """
+    def _run(self, values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """One batch through the export's ``serve``: ``(batch, classes)`` probabilities, or
+        ``(batch, 1)`` values already in the targets' units (float32)."""
+        served = self.loaded.serve(tf.constant(values), tf.constant(lengths))
         if self.config.regression:
-            raise ConfigError("a regression model has no class probabilities; use "
-                              "predict_values")
-        return self._serve(sequences, batch_size, "probabilities", (len(self.labels),))
+            return served["value"].numpy().reshape(-1, 1)
+        return served["probabilities"].numpy()
 
-    def predict_values(self, sequences: Sequence[Any],
-                       batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
-        """Regression: ``(n,) float64`` predictions in the targets' units, clipped to the
-        saved range (computed in float32 by the export).
-
-        Raises:
-            DataError: as :meth:`SequencePredictor.predict_values`.
-            ConfigError: a classification model, or ``batch_size < 1``.
-        """
-        if not self.config.regression:
-            raise ConfigError("a classification model gives class probabilities; use "
-                              "predict_proba")
-        return self._serve(sequences, batch_size, "value", ()).astype(np.float64)
+    def _values(self, outputs: np.ndarray) -> np.ndarray:
+        """``(n,) float64``: the export restored and clipped the values itself."""
+        return outputs[:, 0].astype(np.float64)
 
 
 def load_export_predictor(export_dir: Path, decision: dict | None = None):

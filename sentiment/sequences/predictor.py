@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from ..config import CONFIG_FILE, INFERENCE_BATCH_SIZE
 from ..config.sequence import SequenceModelConfig
-from ..decisions import DecisionRule
+from ..decisions import decision_for
 from ..errors import ConfigError, DataError
 from ..text.batching import length_sorted_batches
 from .data import FeatureNormalizer, pad_sequences, to_frames
@@ -54,15 +54,7 @@ class SequencePredictor:
         self.model = model
         self.config = config
         self.normalizer = FeatureNormalizer(config.feature_mean, config.feature_std)
-        if config.regression:
-            given = [key for key, value in decision.items()
-                     if value is not None and key != "abstain_label"]
-            if given:
-                raise ConfigError(f"{', '.join(given)}: a regression model gives numbers, not "
-                                  "labels")
-            self.decision = None
-        else:
-            self.decision = DecisionRule.for_config(config, **decision)
+        self.decision = decision_for(config, config.task, **decision)
         self._forward = tf.function(
             lambda values, lengths: model({"values": values, "lengths": lengths},
                                           training=False),
@@ -117,33 +109,59 @@ class SequencePredictor:
                 count than the model's, or a value that overflows float32 once standardized;
                 naming ``where``.
         """
+        return self._checked(value, where)[0]
+
+    def _checked(self, value: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+        """The raw and the standardized frames of ``value``, both ``(time, features)
+        float32``; raises as :meth:`frames`."""
         frames = to_frames(value, where)
         if frames.shape[1] != self.config.features:
             raise DataError(f"{where}: {frames.shape[1]} features per frame; the model takes "
                             f"{self.config.features}")
         with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(self.normalizer.transform(frames)).all(axis=1)
+            standardized = self.normalizer.transform(frames)
+        finite = np.isfinite(standardized).all(axis=1)
         if not finite.all():
             raise DataError(f"{where}: frame {int(np.argmin(finite))} holds a value too large "
                             "for float32 once standardized with the training statistics")
-        return frames
+        return frames, standardized
+
+    #: whether :meth:`_run` takes raw frames (an export standardizes them in its graph)
+    _runs_on_raw_frames = False
 
     def _check(self, sequences: Sequence[Any], batch_size: int) -> list[np.ndarray]:
+        """The frames :meth:`_run` takes, one ``(time, features) float32`` array per
+        sequence; raises as :meth:`predict_proba`."""
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be an integer >= 1; received {batch_size!r}")
         if isinstance(sequences, np.ndarray) and sequences.ndim == 3:
             sequences = list(sequences)  # (n, time, features): n sequences of equal length
-        return [self.normalizer.transform(self.frames(value, f"sequences[{index}]"))
+        kept = 0 if self._runs_on_raw_frames else 1
+        return [self._checked(value, f"sequences[{index}]")[kept]
                 for index, value in enumerate(sequences)]
 
+    def _run(self, values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """One batch through the model: ``values (batch, time, features) float32`` and
+        ``lengths (batch,) int32`` -> ``(batch, outputs) float32``."""
+        return self._forward(tf.constant(values), tf.constant(lengths)).numpy()
+
     def _outputs(self, sequences: Sequence[Any], batch_size: int) -> np.ndarray:
-        """The model's outputs ``(n, outputs) float32``, rows in input order."""
+        """The model's outputs ``(n, outputs) float32``, in length-sorted batches right-padded
+        with zeros, rows in input order."""
         frames = self._check(sequences, batch_size)
         out = np.zeros((len(frames), self.config.num_outputs), np.float32)
         for rows in length_sorted_batches(np.array([len(f) for f in frames]), batch_size):
-            values, lengths = pad_sequences([frames[i] for i in rows])
-            out[rows] = self._forward(tf.constant(values), tf.constant(lengths)).numpy()
+            out[rows] = self._run(*pad_sequences([frames[i] for i in rows]))
         return out
+
+    def _values(self, outputs: np.ndarray) -> np.ndarray:
+        """Regression outputs ``(n, 1) float32`` (standardized) -> ``(n,) float64`` in the
+        targets' units, clipped to ``clip_range`` when the model has one."""
+        values = (outputs[:, 0].astype(np.float64) * self.config.target_std
+                  + self.config.target_mean)
+        if self.config.clip_range is not None:
+            values = np.clip(values, *self.config.clip_range)
+        return values
 
     def predict_proba(self, sequences: Sequence[Any],
                       batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
@@ -173,11 +191,7 @@ class SequencePredictor:
         if not self.config.regression:
             raise ConfigError("a classification model gives class probabilities; use "
                               "predict_proba")
-        values = (self._outputs(sequences, batch_size)[:, 0].astype(np.float64)
-                  * self.config.target_std + self.config.target_mean)
-        if self.config.clip_range is not None:
-            values = np.clip(values, *self.config.clip_range)
-        return values
+        return self._values(self._outputs(sequences, batch_size))
 
     def postprocess(self, row: np.ndarray) -> dict[str, Any]:
         """Classification: probabilities ``(classes,)`` -> ``{"label", "score", "scores"}``;
