@@ -528,7 +528,8 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
                 overwrite_columns: bool = False,
                 batch_size: int = INFERENCE_BATCH_SIZE, runner: str | None = None,
                 beam_options: Sequence[str] = (), num_workers: int | None = None,
-                num_shards: int = 0, decision: dict | None = None) -> BeamScoreResult:
+                num_shards: int = 0, decision: dict | None = None,
+                sequence_column: bool = False) -> BeamScoreResult:
     """Score every row of the files matching ``input_pattern`` on Apache Beam.
 
     Args:
@@ -556,6 +557,9 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
         num_shards: output files (0: the runner decides).
         decision: ``threshold``, ``abstain_below``, ``abstain_label`` in place of the
             model's saved decision rule (checked here, before the pipeline starts).
+        sequence_column: ``text_column`` was named as a column of sequences
+            (``--sequence-column``): a model that reads texts is refused before the pipeline
+            starts.
 
     Returns:
         :class:`BeamScoreResult`.
@@ -572,6 +576,7 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
         PipelineError: when the pipeline fails while running.
         ModelError: when the model cannot be loaded (checked here before the pipeline
             starts when ``model_dir`` is local).
+        ConfigError: also for ``sequence_column`` with a model that reads texts.
     """
     input_format = input_format_of(input_pattern, input_format)
     output_format = output_format or ("jsonl" if input_format == "txt" else input_format)
@@ -591,6 +596,9 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
     # the output's columns and the input's checks
     checked = load_predictor(str(model_dir), decision)
     sequences = getattr(checked, "inputs", "texts") == "sequences"
+    if sequence_column and not sequences:
+        raise ConfigError(f"--sequence-column {text_column!r}: the model {model_dir} reads "
+                          "texts; name its column with --text-column")
     text_column = text_column or model_input_column(checked)
     _check_input_column(input_pattern, input_format, layout, text_column, sequences)
     labels, regression = list(checked.labels), is_regression(checked)

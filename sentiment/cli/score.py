@@ -132,7 +132,7 @@ def score(input_path, output_path, model_dir, text_column, sequence_column, inpu
                               _beam_input_column(model_dir, text_column, sequence_column),
                               input_format, output_format, probabilities, overwrite_columns,
                               batch_size, resume, runner, beam_options, num_shards, quiet,
-                              decision)
+                              decision, sequence_column=bool(sequence_column))
     if runner or beam_options or num_shards:
         raise click.UsageError("--runner, --beam-option and --num-shards need --engine beam")
     if resume and (output_path in (None, "-") or input_path == "-"):
@@ -243,7 +243,7 @@ def _beam_input_column(model_dir, text_column, sequence_column):
 
 def _score_on_beam(input_pattern, output_prefix, model_dir, text_column, input_format,
                    output_format, probabilities, overwrite_columns, batch_size, resume, runner,
-                   beam_options, num_shards, quiet, decision):
+                   beam_options, num_shards, quiet, decision, sequence_column=False):
     """``sentiment score --engine beam``: :func:`sentiment.beam.score_files`."""
     if input_pattern == "-" or output_prefix in (None, "-"):
         raise click.UsageError("--engine beam reads files (INPUT is a pattern) and needs "
@@ -271,7 +271,8 @@ def _score_on_beam(input_pattern, output_prefix, model_dir, text_column, input_f
                          input_format=input_format, output_format=output_format,
                          probabilities=probabilities, overwrite_columns=overwrite_columns,
                          batch_size=batch_size, runner=runner, beam_options=beam_options,
-                         num_shards=num_shards, decision=decision)
+                         num_shards=num_shards, decision=decision,
+                         sequence_column=sequence_column)
     if not quiet:
         seconds = time.monotonic() - started
         rows = "an unknown number of" if result.rows is None else f"{result.rows:,}"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Mapping
 
 #: The input and output names of the ``serve`` signature of ``sentiment export``.
@@ -103,14 +104,6 @@ def parse_json(body: bytes) -> Any:
         raise RequestError(400, "the request body is nested too deeply") from None
 
 
-def _string_items(items: list, field: str) -> list[str]:
-    """``items`` checked to be strings; 422 naming the first index that is not."""
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise RequestError(422, f"{field}[{index}] is {_type_name(item)}, not a string")
-    return items
-
-
 def _one_of(payload: Any, fields: dict[str, str], *, example: str, takes: str | None = None,
             optional: Mapping[str, Callable[[Any], None]] | None = None) -> str:
     """The shape both body formats share: ``payload`` is a JSON object, has no field other
@@ -150,6 +143,32 @@ def _one_of(payload: Any, fields: dict[str, str], *, example: str, takes: str | 
     return first if first in payload else second
 
 
+@dataclass(frozen=True)
+class _PredictBody:
+    """What ``POST /v1/predict`` takes for one kind of model: an array of items under
+    ``many`` or one item under ``one``, each item a JSON ``item_type``."""
+
+    many: str
+    one: str
+    item_type: type
+    item: str  # one item, for messages: "a string"
+    items: str  # the array, for messages: "an array of strings"
+    described: dict[str, str]  # each field with its description, for _one_of
+    example: str
+
+
+_PREDICT_BODIES = {
+    "texts": _PredictBody("texts", "text", str, "a string", "an array of strings",
+                          {"texts": "an array of strings", "text": "a string"},
+                          '{"texts": ["..."]} or {"text": "..."}'),
+    "sequences": _PredictBody(
+        "sequences", "sequence", list, "an array of frames", "an array of sequences",
+        {"sequences": "an array of sequences, each an array of frames",
+         "sequence": "one sequence, an array of frames"},
+        '{"sequences": [[[0.5, 1.0], [0.25, 2.0]]]} or {"sequence": [[0.5, 1.0], [0.25, 2.0]]}'),
+}
+
+
 def parse_predict_body(payload: Any, reads: str = "texts") -> tuple[list, bool]:
     """The items of a ``POST /v1/predict`` body and whether it was a single one.
 
@@ -166,48 +185,32 @@ def parse_predict_body(payload: Any, reads: str = "texts") -> tuple[list, bool]:
             of the two fields, an unknown field, ``texts`` / ``sequences`` not an array); 422
             for an item of the wrong type (``texts[3] is number, not a string``).
     """
-    if reads == "sequences":
-        return _parse_sequence_body(payload)
-    given = _one_of(payload, {"texts": "an array of strings", "text": "a string"},
-                    example='{"texts": ["..."]} or {"text": "..."}')
-    if given == "text":
-        text = payload["text"]
-        if not isinstance(text, str):
-            raise RequestError(422, f"text is {_type_name(text)}, not a string")
-        return [text], True
-    texts = payload["texts"]
-    if not isinstance(texts, list):
-        raise RequestError(400, f"texts must be an array of strings; received "
-                                f"{_type_name(texts)}")
-    return _string_items(texts, "texts"), False
+    body = _PREDICT_BODIES[reads]
+    given = _one_of(payload, body.described, example=body.example)
+    if given == body.one:
+        item = payload[body.one]
+        if not isinstance(item, body.item_type):
+            raise RequestError(422, f"{body.one} is {_type_name(item)}, not {body.item}")
+        return [item], True
+    items = payload[body.many]
+    if not isinstance(items, list):
+        raise RequestError(400, f"{body.many} must be {body.items}; received "
+                                f"{_type_name(items)}")
+    return _typed_items(items, body.many, body.item_type, body.item), False
 
 
-def _array_items(items: list, field: str) -> list:
-    """``items`` checked to be JSON arrays; 422 naming the first index that is not."""
-    for index, item in enumerate(items):
-        if not isinstance(item, list):
-            raise RequestError(422, f"{field}[{index}] is {_type_name(item)}, not an array of "
-                                    "frames")
+def _typed_items(items: list, field: str, item_type: type, item: str) -> list:
+    """``items`` checked to be JSON values of ``item_type``; 422 naming the first index that
+    is not (``texts[3] is number, not a string``)."""
+    for index, value in enumerate(items):
+        if not isinstance(value, item_type):
+            raise RequestError(422, f"{field}[{index}] is {_type_name(value)}, not {item}")
     return items
 
 
-def _parse_sequence_body(payload: Any) -> tuple[list, bool]:
-    """``{"sequences": [...]}`` or ``{"sequence": [...]}``: see :func:`parse_predict_body`."""
-    given = _one_of(payload, {"sequences": "an array of sequences, each an array of frames",
-                              "sequence": "one sequence, an array of frames"},
-                    example='{"sequences": [[[0.5, 1.0], [0.25, 2.0]]]} or '
-                            '{"sequence": [[0.5, 1.0], [0.25, 2.0]]}')
-    if given == "sequence":
-        sequence = payload["sequence"]
-        if not isinstance(sequence, list):
-            raise RequestError(422, f"sequence is {_type_name(sequence)}, not an array of "
-                                    "frames")
-        return [sequence], True
-    sequences = payload["sequences"]
-    if not isinstance(sequences, list):
-        raise RequestError(400, f"sequences must be an array of sequences; received "
-                                f"{_type_name(sequences)}")
-    return _array_items(sequences, "sequences"), False
+def _array_items(items: list, field: str) -> list:
+    """``items`` checked to be JSON arrays (of frames)."""
+    return _typed_items(items, field, list, "an array of frames")
 
 
 def _tf_instances(payload: Any, example: str) -> list | None:

@@ -246,3 +246,20 @@ def test_json_text_in_csv_is_scored_and_parquet_lists_are_written_as_json_in_csv
                for row in csv.DictReader(open(path, newline="", encoding="utf-8"))}
     assert np.allclose(json.loads(written["s1"]["frames"]), rows[1]["frames"])
     assert written["s1"]["predicted_label"] == scored["s1"]["predicted_label"]
+
+
+def test_a_text_export_given_a_sequence_column_is_refused_at_launch(tiny_model_dir,
+                                                                    tmp_path):
+    from sentiment.export import export_saved_model
+
+    export = export_saved_model(tiny_model_dir, tmp_path / "export")
+    frames = tmp_path / "frames.parquet"
+    pq.write_table(pa.Table.from_pylist(sequence_rows()[:2]), frames)
+    result = CliRunner().invoke(main, ["score", str(frames), "-o", str(tmp_path / "out" / "p"),
+                                       "--engine", "beam", "--model", str(export),
+                                       "--sequence-column", "frames"])
+    assert result.exit_code == 2, result.output
+    assert "--sequence-column 'frames': the model" in result.output
+    assert "reads texts; name its column with --text-column" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
