@@ -151,7 +151,7 @@ def pretrain_language_model(texts: Sequence[str], config: LanguageModelConfig,
     from .models.language_model import (Perplexity, SampledSoftmaxTraining, StopAfterSteps,
                                         build_language_model)
     from .models.optimizers import make_optimizer
-    from .text.corpus import split_documents
+    from .text.corpus import BOUNDARY_TOKEN, split_documents
     from .text.pipeline import text_encoder
 
     texts = list(texts)
@@ -165,7 +165,7 @@ def pretrain_language_model(texts: Sequence[str], config: LanguageModelConfig,
     held_out_texts = [texts[i] for i in held_out_index]
     vocabulary = build_lm_vocabulary(train_texts, config)
     encoder = text_encoder(text_config(config), vocabulary)
-    boundary = 2
+    boundary = vocabulary.token_to_id(BOUNDARY_TOKEN)  # [EOD]: id 2
     inputs, targets, train_tokens = document_windows(encoder, train_texts,
                                                      config.sequence_length, boundary)
     held_inputs, held_targets, held_tokens = document_windows(
@@ -252,7 +252,9 @@ def pretrain_language_model(texts: Sequence[str], config: LanguageModelConfig,
 
 
 def _perplexity(loss: float) -> float:
-    return round(float(math.exp(min(loss, 700.0))), 3)
+    from .models.language_model import perplexity
+
+    return round(perplexity(loss), 3)
 
 
 def read_language_model_config(model_dir: str | Path) -> LanguageModelConfig:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -163,10 +162,11 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     from .models.adversarial import AdversarialTraining, VirtualAdversarialTraining
     from .models.losses import WeightedBinaryCrossentropy, regression_loss
     from .models.classifier import build_classifier, classifier_members
+    from .models.language_model import recurrent_layer_names
     from .models.optimizers import make_optimizer
     from .models.weight_averaging import WeightAveraging
     from .predictor import Predictor
-    from .text.batching import training_dataset
+    from .text.batching import bucketed_fit_warnings_ignored, training_dataset
     from .text.pipeline import build_vocabulary, encode_texts, text_encoder
 
     if len(train) == 0:
@@ -321,10 +321,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
                          if training.ema_momentum else [])
             early_stopping = keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=training.patience, restore_best_weights=True)
-            with warnings.catch_warnings():
-                # bucketed datasets have unknown length: Keras warns at the end of epoch 1
-                warnings.filterwarnings("ignore", message=".*ran out of data")
-                warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
+            with bucketed_fit_warnings_ignored():
                 history = fitted.fit(train_batches, validation_data=validation_batches,
                                      epochs=training.epochs, class_weight=weights,
                                      callbacks=[*averaging, early_stopping, *callbacks],
@@ -392,7 +389,7 @@ def train_classifier(train: LabelledTexts, config: ClassifierConfig, training: T
     if language_model is not None:
         metrics["training"]["pretrained"] = {
             "language_model": str(training.pretrained),
-            "layers": _pretrained_names(config),
+            "layers": recurrent_layer_names(config),
             "discriminative_decay": training.discriminative_decay,
             "freeze_epochs": training.freeze_epochs,
             **({"frozen_val_loss": fits[0]["frozen_val_loss"]}
@@ -493,12 +490,6 @@ def _tune_thresholds(config: ClassifierConfig, training: TrainingConfig, metric:
     return config, record
 
 
-def _pretrained_names(config: ClassifierConfig) -> list[str]:
-    from .models.language_model import recurrent_layer_names
-
-    return recurrent_layer_names(config)
-
-
 def _discriminative_rates(model, pretrained_names: Sequence[str], decay: float) -> list:
     """``(variable, factor)`` pairs of discriminative fine-tuning (Howard & Ruder 2018,
     ULMFiT): the new layers keep the learning rate, the top pretrained recurrent layer gets
@@ -521,6 +512,7 @@ def _fit_new_layers(model, pretrained_names, train_batches, validation_batches,
     those epochs (ULMFiT's gradual unfreezing, in two stages); ``metric`` makes the
     accuracy metric."""
     from .models.optimizers import make_optimizer
+    from .text.batching import bucketed_fit_warnings_ignored
 
     layers = [model.get_layer(name) for name in pretrained_names]
     for layer in layers:
@@ -530,9 +522,7 @@ def _fit_new_layers(model, pretrained_names, train_batches, validation_batches,
                       loss=loss, metrics=[metric()])
         if verbose:
             print(f"training the new layers alone for {training.freeze_epochs} epoch(s)")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*ran out of data")
-            warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
+        with bucketed_fit_warnings_ignored():
             history = model.fit(train_batches, validation_data=validation_batches,
                                 epochs=training.freeze_epochs, class_weight=weights,
                                 verbose=verbose)

@@ -173,13 +173,19 @@ class SampledSoftmaxTraining(keras.Model):
         return {"loss": self.loss_tracker.result()}
 
 
+def perplexity(loss: float) -> float:
+    """``exp(loss)`` of a mean next-token cross-entropy in nats, the loss clamped at 700 so
+    that an untrained model's huge loss gives a large finite number, not an overflow."""
+    return float(math.exp(min(loss, 700.0)))
+
+
 class Perplexity(keras.callbacks.Callback):
     """Adds ``val_perplexity = exp(val_loss)`` to the logs after each epoch (before the
     progress bar prints them, when listed before it)."""
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and "val_loss" in logs:
-            logs["val_perplexity"] = float(math.exp(min(logs["val_loss"], 700.0)))
+            logs["val_perplexity"] = perplexity(logs["val_loss"])
 
 
 class StopAfterSteps(keras.callbacks.Callback):

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -167,6 +166,7 @@ def train_sequence_model(train: LabelledSequences, config: SequenceModelConfig,
     from ..models.losses import regression_loss
     from ..models.saving import save_model_directory
     from ..models.sequence import build_sequence_model
+    from ..text.batching import bucketed_fit_warnings_ignored
     from .data import check_features
     from .predictor import SequencePredictor
 
@@ -218,9 +218,7 @@ def train_sequence_model(train: LabelledSequences, config: SequenceModelConfig,
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=training.patience, restore_best_weights=True)
     started = time.perf_counter()
-    with warnings.catch_warnings():  # bucketed datasets: Keras warns at the end of epoch 1
-        warnings.filterwarnings("ignore", message=".*ran out of data")
-        warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
+    with bucketed_fit_warnings_ignored():
         history = model.fit(train_batches, validation_data=validation_batches,
                             epochs=training.epochs, callbacks=[early_stopping, *callbacks],
                             verbose=verbose)

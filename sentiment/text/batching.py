@@ -7,12 +7,26 @@ own longest text, not to the global maximum.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
 
 from .vocabulary import PAD_ID
+
+
+@contextlib.contextmanager
+def bucketed_fit_warnings_ignored() -> Iterator[None]:
+    """Ignore, inside the block, the two warnings Keras' ``fit`` gives for the bucketed
+    datasets of this module: their length is unknown (it warns that the input "ran out of
+    data" at the end of the first epoch) and they shuffle themselves (it warns that
+    ``shuffle=True`` is ignored for a dataset)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ran out of data")
+        warnings.filterwarnings("ignore", message=".*`shuffle=True` was passed")
+        yield
 
 
 def bucket_boundaries(max_length: int, smallest: int = 16, growth: float = 1.2) -> list[int]:
