@@ -597,8 +597,9 @@ def score_files(model_dir: str | os.PathLike, input_pattern: str, output_prefix:
     checked = load_predictor(str(model_dir), decision)
     sequences = getattr(checked, "inputs", "texts") == "sequences"
     if sequence_column and not sequences:
-        raise ConfigError(f"--sequence-column {text_column!r}: the model {model_dir} reads "
-                          "texts; name its column with --text-column")
+        named = f" {text_column!r}" if text_column else ""
+        raise ConfigError(f"--sequence-column{named}: the model {model_dir} reads texts; name "
+                          "its column with --text-column")
     text_column = text_column or model_input_column(checked)
     _check_input_column(input_pattern, input_format, layout, text_column, sequences)
     labels, regression = list(checked.labels), is_regression(checked)
