@@ -18,13 +18,19 @@ baseline that predicts one number); the default two-class GRU's probability of "
 mapped to 1-10 by a least-squares line fitted on the validation reviews; the default GRU
 trained with ``--task regression --clip-range 1,10`` and each loss of
 ``--regression-losses`` (``mse``, ``huber``, ``mae``). Every model trains for at most
-``--imdb-epochs`` (3) from the seed ``--imdb-seed``. Target: the regression model ahead of
-both on MAE and Spearman.
+``--imdb-epochs`` (3) from the seed ``--imdb-seed``. With ``--imdb-pretrained LM`` (a
+``sentiment pretrain`` directory) both the two-class model and the regression models are
+fine-tuned from that language model instead, with the fine-tuning settings of
+docs/benchmarks/unlabelled.md (``--freeze-epochs 1 --discriminative-decay 2.6
+--max-length 400``), so the comparison stays like for like. Target: the regression model
+ahead of both on MAE and Spearman.
 
     SENTIMENT_DATA_DIR=../shared/data python scripts/benchmark_sequences.py
     python scripts/benchmark_sequences.py --rows gru,cnn --seeds 0,1,2 --json out.json
     python scripts/benchmark_sequences.py --sections imdb
     python scripts/benchmark_sequences.py --sections imdb --regression-losses mae --imdb-epochs 6
+    python scripts/benchmark_sequences.py --sections imdb --regression-losses mae --imdb-epochs 6 \
+        --imdb-pretrained /tmp/unl/lm          # scripts/benchmark_unlabelled.py's language model
 
 Prints a Markdown table (and JSON with --json PATH).
 """
@@ -44,6 +50,9 @@ if "SENTIMENT_DATA_DIR" not in os.environ:
 
 from _common import machine_line  # noqa: E402  scripts/_common.py
 
+#: With --imdb-pretrained: the fine-tuning settings of docs/benchmarks/unlabelled.md,
+#: as (ClassifierConfig settings, TrainingConfig settings).
+FINE_TUNING = ({"max_length": 400}, {"freeze_epochs": 1, "discriminative_decay": 2.6})
 #: name -> (SequenceModelConfig settings, SequenceTrainingConfig settings)
 ROWS = {
     "gru": ({"arch": "gru"}, {}),
@@ -73,10 +82,11 @@ def run(name: str, seed: int, train, test, work: Path) -> dict:
             "settings": {**model, **training}}
 
 
-def imdb_ratings(work: Path, losses: list[str], epochs: int = 3, seed: int = 1337
-                 ) -> list[dict]:
+def imdb_ratings(work: Path, losses: list[str], epochs: int = 3, seed: int = 1337,
+                 pretrained: str | None = None) -> list[dict]:
     """The IMDB rating rows (see the module docstring); every model trains for at most
-    ``epochs`` (early stopping on validation loss, patience 1) from the seed ``seed``."""
+    ``epochs`` (early stopping on validation loss, patience 1) from the seed ``seed``, and
+    is fine-tuned from the language model directory ``pretrained`` when one is given."""
     import numpy as np
 
     from sentiment import Predictor
@@ -98,13 +108,17 @@ def imdb_ratings(work: Path, losses: list[str], epochs: int = 3, seed: int = 133
         return LabelledTexts(tuple(data.texts[i] for i in rows),
                              tuple(data.labels[i] for i in rows), name)
 
+    model, tuning = FINE_TUNING if pretrained else ({}, {})
+    if pretrained:
+        tuning = {**tuning, "pretrained": pretrained}
+    start = "pretrained " if pretrained else ""
     y_test = regression_targets(test)
     held = subset(rated, held_rows, "imdb train (validation)")
     rows = [{"name": "training mean", **regression_report(
         y_test, np.full(len(y_test), regression_targets(subset(rated, fit_rows, "t")).mean()))}]
     started = time.perf_counter()
-    train_classifier(subset(polar, fit_rows, "imdb train"), ClassifierConfig(),
-                     TrainingConfig(epochs=epochs, seed=seed), work / "polar",
+    train_classifier(subset(polar, fit_rows, "imdb train"), ClassifierConfig(**model),
+                     TrainingConfig(epochs=epochs, seed=seed, **tuning), work / "polar",
                      validation=subset(polar, held_rows, "v"),
                      label_names={"0": "negative", "1": "positive"}, verbose=2)
     classifier = Predictor.load(work / "polar")
@@ -113,19 +127,20 @@ def imdb_ratings(work: Path, losses: list[str], epochs: int = 3, seed: int = 133
                                   regression_targets(held), 1)
     mapped = np.clip(slope * classifier.predict_proba(test.texts)[:, positive] + intercept,
                      1, 10)
-    rows.append({"name": f"two-class GRU (--epochs {epochs}), P(positive) -> "
+    rows.append({"name": f"{start}two-class GRU (--epochs {epochs}), P(positive) -> "
                          f"{slope:.2f} p + {intercept:.2f}",
                  "minutes": round((time.perf_counter() - started) / 60, 1),
                  **regression_report(y_test, mapped)})
     for loss in losses:
         started = time.perf_counter()
         train_classifier(subset(rated, fit_rows, "imdb train"),
-                         ClassifierConfig(task="regression", clip_range=(1, 10)),
-                         TrainingConfig(regression_loss=loss, epochs=epochs, seed=seed),
+                         ClassifierConfig(task="regression", clip_range=(1, 10), **model),
+                         TrainingConfig(regression_loss=loss, epochs=epochs, seed=seed,
+                                        **tuning),
                          work / f"rating-{loss}",
                          validation=held, verbose=2)
         values = Predictor.load(work / f"rating-{loss}").predict_values(test.texts)
-        rows.append({"name": f"GRU --task regression --regression-loss {loss} "
+        rows.append({"name": f"{start}GRU --task regression --regression-loss {loss} "
                              f"--clip-range 1,10 --epochs {epochs}",
                      "minutes": round((time.perf_counter() - started) / 60, 1),
                      **regression_report(y_test, values)})
@@ -145,6 +160,9 @@ def main() -> None:
                         "(early stopping, patience 1)")
     parser.add_argument("--imdb-seed", type=int, default=1337,
                         help="imdb: the training seed of every model (the split stays seed 0)")
+    parser.add_argument("--imdb-pretrained", default=None, metavar="LM",
+                        help="imdb: fine-tune every model (classifier and regression) from "
+                        "this `sentiment pretrain` directory")
     parser.add_argument("--sections", default="vowels",
                         help="comma-separated: vowels (Japanese Vowels), imdb (ratings)")
     args = parser.parse_args()
@@ -152,7 +170,7 @@ def main() -> None:
     if "imdb" in sections:
         with tempfile.TemporaryDirectory() as work:
             rated = imdb_ratings(Path(work), args.regression_losses.split(","),
-                                 args.imdb_epochs, args.imdb_seed)
+                                 args.imdb_epochs, args.imdb_seed, args.imdb_pretrained)
         print(f"\n{machine_line()}\n")
         print("| IMDB test ratings | MAE | RMSE | Spearman | R2 | minutes |")
         print("|---|---|---|---|---|---|")
