@@ -20,6 +20,11 @@ from sentiment.paths import data_dir
 
 #: The project checkout these scripts belong to.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: How the benchmarks fine-tune a `sentiment pretrain` language model (ULMFiT's recipe in two
+#: stages, Howard & Ruder 2018) in the pretrained rows of docs/benchmarks/unlabelled.md and
+#: sequences.md: TrainingConfig settings, and the ClassifierConfig settings beside them.
+FINE_TUNING = {"freeze_epochs": 1, "discriminative_decay": 2.6, "epochs": 6, "patience": 1}
+FINE_TUNING_MODEL = {"max_length": 400}
 
 
 def default_data() -> Path:

@@ -48,11 +48,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "SENTIMENT_DATA_DIR" not in os.environ:
     os.environ["SENTIMENT_DATA_DIR"] = str(Path(__file__).resolve().parents[2] / "shared" / "data")
 
-from _common import machine_line  # noqa: E402  scripts/_common.py
+from _common import FINE_TUNING, FINE_TUNING_MODEL, machine_line  # noqa: E402  scripts/_common.py
 
-#: With --imdb-pretrained: the fine-tuning settings of docs/benchmarks/unlabelled.md,
-#: as (ClassifierConfig settings, TrainingConfig settings).
-FINE_TUNING = ({"max_length": 400}, {"freeze_epochs": 1, "discriminative_decay": 2.6})
 #: name -> (SequenceModelConfig settings, SequenceTrainingConfig settings)
 ROWS = {
     "gru": ({"arch": "gru"}, {}),
@@ -108,9 +105,11 @@ def imdb_ratings(work: Path, losses: list[str], epochs: int = 3, seed: int = 133
         return LabelledTexts(tuple(data.texts[i] for i in rows),
                              tuple(data.labels[i] for i in rows), name)
 
-    model, tuning = FINE_TUNING if pretrained else ({}, {})
-    if pretrained:
-        tuning = {**tuning, "pretrained": pretrained}
+    # With a language model: the fine-tuning settings of docs/benchmarks/unlabelled.md, but
+    # this benchmark's epochs and seed.
+    model, tuning = (FINE_TUNING_MODEL, {**FINE_TUNING, "pretrained": pretrained}
+                     ) if pretrained else ({}, {})
+    tuning = {**tuning, "epochs": epochs, "seed": seed}
     start = "pretrained " if pretrained else ""
     y_test = regression_targets(test)
     held = subset(rated, held_rows, "imdb train (validation)")
@@ -118,7 +117,7 @@ def imdb_ratings(work: Path, losses: list[str], epochs: int = 3, seed: int = 133
         y_test, np.full(len(y_test), regression_targets(subset(rated, fit_rows, "t")).mean()))}]
     started = time.perf_counter()
     train_classifier(subset(polar, fit_rows, "imdb train"), ClassifierConfig(**model),
-                     TrainingConfig(epochs=epochs, seed=seed, **tuning), work / "polar",
+                     TrainingConfig(**tuning), work / "polar",
                      validation=subset(polar, held_rows, "v"),
                      label_names={"0": "negative", "1": "positive"}, verbose=2)
     classifier = Predictor.load(work / "polar")
@@ -135,8 +134,7 @@ def imdb_ratings(work: Path, losses: list[str], epochs: int = 3, seed: int = 133
         started = time.perf_counter()
         train_classifier(subset(rated, fit_rows, "imdb train"),
                          ClassifierConfig(task="regression", clip_range=(1, 10), **model),
-                         TrainingConfig(regression_loss=loss, epochs=epochs, seed=seed,
-                                        **tuning),
+                         TrainingConfig(regression_loss=loss, **tuning),
                          work / f"rating-{loss}",
                          validation=held, verbose=2)
         values = Predictor.load(work / f"rating-{loss}").predict_values(test.texts)

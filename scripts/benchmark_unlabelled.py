@@ -40,11 +40,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "SENTIMENT_DATA_DIR" not in os.environ:
     os.environ["SENTIMENT_DATA_DIR"] = str(Path(__file__).resolve().parents[2] / "shared" / "data")
 
-from _common import machine_line  # noqa: E402  scripts/_common.py
+from _common import FINE_TUNING, FINE_TUNING_MODEL, machine_line  # noqa: E402  scripts/_common.py
 
 SECTIONS = ("pretrain", "scratch", "finetune", "vat", "ensemble", "lowresource")
-#: The fine-tuning settings every pretrained row uses (ULMFiT's recipe, in two stages).
-FINE_TUNING = {"freeze_epochs": 1, "discriminative_decay": 2.6, "epochs": 6, "patience": 1}
 #: The bag-of-n-grams member of the ensemble (docs/benchmarks/models.md).
 FASTTEXT = {"arch": "fasttext", "ngrams": 2, "vocab_size": 500000, "min_frequency": 2,
             "embedding_dim": 64, "max_length": 1000}
@@ -131,7 +129,7 @@ def main() -> None:
                         help="pretraining budget in batches (0: --pretrain-epochs passes)")
     parser.add_argument("--pretrain-epochs", type=int, default=2,
                         help="passes of pretraining (the recorded figures: 2)")
-    parser.add_argument("--max-length", type=int, default=400,
+    parser.add_argument("--max-length", type=int, default=FINE_TUNING_MODEL["max_length"],
                         help="truncation of the fine-tuned classifiers")
     parser.add_argument("--finetune-epochs", type=int, default=FINE_TUNING["epochs"],
                         help="most epochs of the fine-tuned classifiers on all 25,000 reviews")
